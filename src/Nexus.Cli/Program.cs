@@ -1,0 +1,1 @@
+System.Console.WriteLine(Nexus.Model.TorchProbe.Describe());
