@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using Nexus.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Nexus.Training;
+
+public sealed record TrainResult(long Steps, double FinalTrainLoss, EvalResult Validation, double TokensPerSecond, string? ResumedFrom);
+
+/// <summary>
+/// Next-token training of a <see cref="LlamaForCausalLM"/>: AdamW (no decay on norms), linear warm-up then
+/// cosine decay, gradient clipping and accumulation. Checkpoints hold model, optimizer and step; the
+/// batches of a step are a pure function of (seed, step), so a resumed run continues exactly.
+/// </summary>
+public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
+{
+    private readonly Action<string> log = log ?? (_ => { });
+
+    public TrainResult Run(LlamaForCausalLM model, TokenCorpus corpus, string runDirectory, bool resume,
+        ProgressReporter? progress = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        Directory.CreateDirectory(runDirectory);
+        using var optimizer = CreateOptimizer(model, options);
+        var schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
+        var sampler = new BatchSampler(corpus.Train, options.BatchSize, options.SequenceLength, options.Seed);
+        var parameters = model.parameters().ToList();
+
+        long start = 0;
+        double previousElapsed = 0;
+        string? resumedFrom = null;
+        if (resume && TrainingCheckpoint.Latest(runDirectory) is { } checkpoint)
+        {
+            var state = TrainingCheckpoint.Restore(checkpoint, model, optimizer);
+            EnsureCompatible(state.Options, checkpoint);
+            start = state.Step;
+            previousElapsed = state.ElapsedSeconds;
+            resumedFrom = checkpoint;
+            log($"Resuming from {checkpoint} at step {start}.");
+        }
+
+        using var metrics = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
+        var clock = Stopwatch.StartNew();
+        var lastLoss = double.NaN;
+        model.train();
+        for (var step = start; step < options.Steps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using (var scope = NewDisposeScope())
+            {
+                var lr = schedule.At(step);
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+
+                double loss = 0;
+                for (var micro = 0; micro < options.GradientAccumulation; micro++)
+                {
+                    var (inputs, targets) = sampler.Batch(step, micro);
+                    var logits = model.Forward(inputs);
+                    var microLoss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1))
+                                    / options.GradientAccumulation;
+                    microLoss.backward();
+                    loss += microLoss.item<float>();
+                }
+                var gradNorm = options.GradientClip > 0
+                    ? nn.utils.clip_grad_norm_(parameters, options.GradientClip)
+                    : double.NaN;
+                optimizer.step();
+                optimizer.zero_grad();
+                lastLoss = loss;
+
+                var done = step + 1;
+                var elapsed = clock.Elapsed.TotalSeconds;
+                var rate = (done - start) * options.TokensPerStep / Math.Max(elapsed, 1e-9);
+                var eta = TimeSpan.FromSeconds((options.Steps - done) * options.TokensPerStep / Math.Max(rate, 1e-9));
+                progress?.Report(done, loss, rate, eta, force: done == options.Steps);
+                if (done % LogEvery() == 0 || done == options.Steps)
+                    metrics.Write(new TrainMetric("train", done, loss, lr, gradNorm, done * options.TokensPerStep, rate, previousElapsed + elapsed));
+
+                if (options.EvalEvery > 0 && done % options.EvalEvery == 0 && done != options.Steps)
+                    WriteEval(metrics, done, Evaluate(model, corpus));
+                if (options.CheckpointEvery > 0 && done % options.CheckpointEvery == 0 && done != options.Steps)
+                    Checkpoint(runDirectory, model, optimizer, done, previousElapsed + clock.Elapsed.TotalSeconds);
+            }
+        }
+        progress?.Finish();
+
+        var trainedSeconds = clock.Elapsed.TotalSeconds;
+        if (start < options.Steps) Checkpoint(runDirectory, model, optimizer, options.Steps, previousElapsed + trainedSeconds);
+        var validation = Evaluate(model, corpus);
+        WriteEval(metrics, options.Steps, validation);
+        var tokensPerSecond = (options.Steps - start) * options.TokensPerStep / Math.Max(trainedSeconds, 1e-9);
+        return new TrainResult(options.Steps, lastLoss, validation, tokensPerSecond, resumedFrom);
+    }
+
+    public EvalResult Evaluate(LlamaForCausalLM model, TokenCorpus corpus) =>
+        Evaluator.Evaluate(model, corpus.Validation, options.SequenceLength, options.BatchSize, options.EvalTokens);
+
+    private long LogEvery() => Math.Max(1, options.Steps / 200);
+
+    private void WriteEval(MetricsLog metrics, long step, EvalResult result)
+    {
+        metrics.Write(new EvalMetric("eval", step, result.Loss, result.Perplexity, result.Tokens));
+        log($"step {step}: validation loss {result.Loss:F4}, perplexity {result.Perplexity:F2}");
+    }
+
+    private void Checkpoint(string runDirectory, LlamaForCausalLM model, AdamW optimizer, long step, double elapsed)
+    {
+        var state = new TrainerState { Step = step, TokensSeen = step * options.TokensPerStep, ElapsedSeconds = elapsed, Options = options };
+        var path = TrainingCheckpoint.Save(runDirectory, model, optimizer, state, options.KeepCheckpoints);
+        log($"Checkpoint {path}");
+    }
+
+    /// <summary>A resumed run must be the same run: only bookkeeping options may differ.</summary>
+    private void EnsureCompatible(TrainerOptions saved, string checkpoint)
+    {
+        var bookkeeping = options with
+        {
+            EvalEvery = saved.EvalEvery,
+            EvalTokens = saved.EvalTokens,
+            CheckpointEvery = saved.CheckpointEvery,
+            KeepCheckpoints = saved.KeepCheckpoints,
+        };
+        if (bookkeeping != saved)
+            throw new InvalidOperationException(
+                $"Cannot resume from {checkpoint}: it was trained with different settings ({Differences(saved, options)}). " +
+                "Use the original settings, or a new output folder to start over.");
+    }
+
+    private static string Differences(TrainerOptions a, TrainerOptions b) =>
+        string.Join(", ", typeof(TrainerOptions).GetProperties()
+            .Where(p => p.CanWrite && !Equals(p.GetValue(a), p.GetValue(b)))
+            .Select(p => $"{p.Name} {p.GetValue(a)} → {p.GetValue(b)}"));
+
+    private static AdamW CreateOptimizer(LlamaForCausalLM model, TrainerOptions options)
+    {
+        var decayed = new List<Parameter>();
+        var undecayed = new List<Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+            (name.EndsWith("norm.weight", StringComparison.Ordinal) ? undecayed : decayed).Add(parameter);
+        return optim.AdamW(
+        [
+            new AdamW.ParamGroup(decayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
+            new AdamW.ParamGroup(undecayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, 0, false, false),
+        ], options.LearningRate);
+    }
+}
