@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Nexus.Model;
+
+namespace Nexus.Cli;
+
+/// <summary>
+/// Runs a command line and turns every user error into one clear line on stderr. Exit codes:
+/// 0 success, 1 unexpected failure, 2 bad arguments or input, 130 cancelled (Ctrl+C / SIGTERM).
+/// </summary>
+public static class CliHost
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int BadInput = 2;
+    public const int Cancelled = 130;
+
+    public static int Run(RootCommand root, string[] args)
+    {
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine($"nexus: {parsed.Errors[0].Message} (see --help)");
+            return BadInput;
+        }
+        try
+        {
+            return parsed.Invoke();
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"nexus: {e.Message}");
+            return BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("nexus: cancelled.");
+            return Cancelled;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"nexus: unexpected {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("NEXUS_DEBUG") == "1") Console.Error.WriteLine(e);
+            else Console.Error.WriteLine("nexus: set NEXUS_DEBUG=1 for the stack trace.");
+            return Failure;
+        }
+    }
+
+    private static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
+        or DirectoryNotFoundException or InvalidDataException or InvalidModelConfigException or InvalidOperationException;
+}
