@@ -1,0 +1,14 @@
+using System.CommandLine;
+using Nexus.Cli.Commands;
+
+namespace Nexus.Cli;
+
+public static class NexusCommands
+{
+    public static RootCommand CreateRoot() =>
+        new("nexus: train, merge and serve Nexus mixture-of-experts models. Each subcommand is one pipeline step.")
+        {
+            TrainCommand.Create(),
+            GenerateCommand.Create(),
+        };
+}
