@@ -61,7 +61,7 @@ public static class GlibcxxCompat
         var result = new List<KeyValuePair<string, bool>>();
         foreach (var aux in EnumerateVernaux(image, elfPath))
         {
-            result.Add(new KeyValuePair<string, bool>(aux.Name, (ReadU16(image, aux.FlagsOffset) & VerFlgWeak) != 0));
+            result.Add(new KeyValuePair<string, bool>(aux.Name, (ReadU16(image, aux.FlagsOffset, elfPath) & VerFlgWeak) != 0));
         }
         return result;
     }
@@ -73,25 +73,30 @@ public static class GlibcxxCompat
     public static WeakenResult MakeVersionNeedWeak(string elfPath, string version)
     {
         var image = File.ReadAllBytes(elfPath);
+        // Parse everything before writing anything, so a malformed file is never left half patched
+        // and a file that needs no change is never opened for writing.
+        var flagOffsetsToWeaken = new List<int>();
         var found = false;
-        var changed = false;
-        using (var file = new FileStream(elfPath, FileMode.Open, FileAccess.ReadWrite))
+        foreach (var aux in EnumerateVernaux(image, elfPath))
         {
-            foreach (var aux in EnumerateVernaux(image, elfPath))
-            {
-                if (aux.Name != version) continue;
-                found = true;
-                var flags = ReadU16(image, aux.FlagsOffset);
-                if ((flags & VerFlgWeak) != 0) continue;
-                var weak = (ushort)(flags | VerFlgWeak);
-                file.Position = aux.FlagsOffset;
-                file.WriteByte((byte)weak);
-                file.WriteByte((byte)(weak >> 8));
-                changed = true;
-            }
+            if (aux.Name != version) continue;
+            found = true;
+            if ((ReadU16(image, aux.FlagsOffset, elfPath) & VerFlgWeak) == 0) flagOffsetsToWeaken.Add(aux.FlagsOffset);
         }
         if (!found) return WeakenResult.NotNeeded;
-        return changed ? WeakenResult.Weakened : WeakenResult.AlreadyWeak;
+        if (flagOffsetsToWeaken.Count == 0) return WeakenResult.AlreadyWeak;
+
+        using (var file = new FileStream(elfPath, FileMode.Open, FileAccess.ReadWrite))
+        {
+            foreach (var offset in flagOffsetsToWeaken)
+            {
+                var weak = (ushort)(ReadU16(image, offset, elfPath) | VerFlgWeak);
+                file.Position = offset;
+                file.WriteByte((byte)weak);
+                file.WriteByte((byte)(weak >> 8));
+            }
+        }
+        return WeakenResult.Weakened;
     }
 
     private struct Vernaux
@@ -100,6 +105,8 @@ public static class GlibcxxCompat
         public int FlagsOffset;
     }
 
+    // Offsets are computed in long and every read is bounds-checked: a truncated or corrupt file must
+    // fail with InvalidDataException, not with an IndexOutOfRangeException from deep inside the parser.
     private static IEnumerable<Vernaux> EnumerateVernaux(byte[] image, string path)
     {
         if (image.Length < 64 || image[0] != 0x7f || image[1] != (byte)'E' || image[2] != (byte)'L' || image[3] != (byte)'F')
@@ -107,56 +114,63 @@ public static class GlibcxxCompat
         if (image[4] != 2 || image[5] != 1)
             throw new InvalidDataException(path + " is not a 64-bit little-endian ELF file.");
 
-        var sectionHeaderOffset = CheckedOffset(ReadU64(image, 0x28), image, path);
-        int sectionHeaderSize = ReadU16(image, 0x3A);
-        int sectionCount = ReadU16(image, 0x3C);
-        if (sectionHeaderSize < 64 || sectionHeaderOffset + (long)sectionHeaderSize * sectionCount > image.Length)
+        var sectionHeaderOffset = CheckedOffset(ReadU64(image, 0x28, path), image, path);
+        long sectionHeaderSize = ReadU16(image, 0x3A, path);
+        long sectionCount = ReadU16(image, 0x3C, path);
+        if (sectionHeaderSize < 64 || sectionHeaderOffset + sectionHeaderSize * sectionCount > image.Length)
             throw new InvalidDataException(path + ": section header table lies outside the file.");
 
-        for (var i = 0; i < sectionCount; i++)
+        for (long i = 0; i < sectionCount; i++)
         {
             var header = sectionHeaderOffset + i * sectionHeaderSize;
-            if (ReadU32(image, header + 4) != ShtGnuVerneed) continue;
+            if (ReadU32(image, header + 4, path) != ShtGnuVerneed) continue;
 
-            var verneedOffset = CheckedOffset(ReadU64(image, header + 0x18), image, path);
-            var link = (int)ReadU32(image, header + 0x28);
-            var entryCount = (int)ReadU32(image, header + 0x2C); // sh_info: number of Verneed entries
+            var verneedOffset = CheckedOffset(ReadU64(image, header + 0x18, path), image, path);
+            long link = ReadU32(image, header + 0x28, path);
+            long entryCount = ReadU32(image, header + 0x2C, path); // sh_info: number of Verneed entries
             if (link >= sectionCount) throw new InvalidDataException(path + ": .gnu.version_r links to a missing string table.");
-            var stringTable = CheckedOffset(ReadU64(image, sectionHeaderOffset + link * sectionHeaderSize + 0x18), image, path);
+            var stringTable = CheckedOffset(ReadU64(image, sectionHeaderOffset + link * sectionHeaderSize + 0x18, path), image, path);
 
             var need = verneedOffset;
-            for (var n = 0; n < entryCount; n++)
+            for (long n = 0; n < entryCount; n++)
             {
-                int auxCount = ReadU16(image, need + 2);
-                var aux = need + (int)ReadU32(image, need + 8);
-                for (var a = 0; a < auxCount; a++)
+                long auxCount = ReadU16(image, need + 2, path);
+                var aux = need + ReadU32(image, need + 8, path);
+                for (long a = 0; a < auxCount; a++)
                 {
-                    CheckedOffset((ulong)aux + 16, image, path);
-                    var name = ReadCString(image, stringTable + (int)ReadU32(image, aux + 8), path);
-                    yield return new Vernaux { Name = name, FlagsOffset = aux + 4 };
-                    var nextAux = (int)ReadU32(image, aux + 12);
+                    RequireBytes(image, aux, 16, path);
+                    var name = ReadCString(image, stringTable + ReadU32(image, aux + 8, path), path);
+                    yield return new Vernaux { Name = name, FlagsOffset = (int)(aux + 4) };
+                    long nextAux = ReadU32(image, aux + 12, path);
                     if (nextAux == 0) break;
                     aux += nextAux;
                 }
-                var nextNeed = (int)ReadU32(image, need + 12);
+                long nextNeed = ReadU32(image, need + 12, path);
                 if (nextNeed == 0) break;
                 need += nextNeed;
             }
         }
     }
 
-    private static int CheckedOffset(ulong offset, byte[] image, string path)
+    private static long CheckedOffset(ulong offset, byte[] image, string path)
     {
         if (offset > (ulong)image.Length) throw new InvalidDataException(path + ": offset " + offset + " lies outside the file.");
-        return (int)offset;
+        return (long)offset;
     }
 
-    private static string ReadCString(byte[] image, int offset, string path)
+    private static void RequireBytes(byte[] image, long offset, int count, string path)
     {
+        if (offset < 0 || offset + count > image.Length)
+            throw new InvalidDataException(path + ": " + count + " bytes at offset " + offset + " lie outside the file (truncated or corrupt ELF).");
+    }
+
+    private static string ReadCString(byte[] image, long offset, string path)
+    {
+        RequireBytes(image, offset, 1, path);
         var end = offset;
         while (end < image.Length && image[end] != 0) end++;
         if (end >= image.Length) throw new InvalidDataException(path + ": unterminated string in the dynamic string table.");
-        return Encoding.ASCII.GetString(image, offset, end - offset);
+        return Encoding.ASCII.GetString(image, (int)offset, (int)(end - offset));
     }
 
     private static int IndexOf(byte[] haystack, byte[] needle)
@@ -170,10 +184,23 @@ public static class GlibcxxCompat
         return -1;
     }
 
-    private static ushort ReadU16(byte[] b, int o) => (ushort)(b[o] | (b[o + 1] << 8));
-    private static uint ReadU32(byte[] b, int o) => BitConverter.ToUInt32(b, o);
-    private static ulong ReadU64(byte[] b, int o) => BitConverter.ToUInt64(b, o);
+    private static ushort ReadU16(byte[] b, long o, string path)
+    {
+        RequireBytes(b, o, 2, path);
+        return (ushort)(b[o] | (b[o + 1] << 8));
+    }
 
+    private static uint ReadU32(byte[] b, long o, string path)
+    {
+        RequireBytes(b, o, 4, path);
+        return BitConverter.ToUInt32(b, (int)o);
+    }
+
+    private static ulong ReadU64(byte[] b, long o, string path)
+    {
+        RequireBytes(b, o, 8, path);
+        return BitConverter.ToUInt64(b, (int)o);
+    }
 }
 
 #if !NEXUS_NO_MSBUILD
