@@ -36,7 +36,7 @@ internal static class SafetensorsHeaderParser
         try
         {
             var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = 16 });
-            (tensors, metadata) = ReadRoot(ref reader, file);
+            (tensors, metadata) = ReadRoot(ref reader, header, file);
         }
         catch (JsonException ex)
         {
@@ -71,7 +71,8 @@ internal static class SafetensorsHeaderParser
     internal static string Quote(string text) =>
         text.Length <= MaxQuotedLength ? $"'{text}'" : $"'{text[..MaxQuotedLength]}...' ({text.Length} chars)";
 
-    private static (List<TensorEntry>, Dictionary<string, string>) ReadRoot(ref Utf8JsonReader reader, string file)
+    private static (List<TensorEntry>, Dictionary<string, string>) ReadRoot(
+        ref Utf8JsonReader reader, ReadOnlySpan<byte> header, string file)
     {
         reader.Read();
         var tensors = new List<TensorEntry>();
@@ -99,10 +100,13 @@ internal static class SafetensorsHeaderParser
             }
         }
 
-        // Anything but spaces or other JSON whitespace after the root object makes the reader throw here.
-        if (reader.Read())
+        // Writers pad with spaces; other JSON whitespace is tolerated like serde_json does, anything else is not.
+        var trailing = header[(int)reader.BytesConsumed..];
+        var garbage = trailing.IndexOfAnyExcept(" \t\r\n"u8);
+        if (garbage >= 0)
         {
-            throw Fail(file, "header has content after the JSON object");
+            throw Fail(file,
+                $"header has non-whitespace byte 0x{trailing[garbage]:X2} after the JSON object (at header offset {reader.BytesConsumed + garbage})");
         }
 
         return (tensors, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
