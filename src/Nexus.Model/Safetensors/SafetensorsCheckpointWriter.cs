@@ -9,12 +9,13 @@ namespace Nexus.Model.Safetensors;
 public sealed class SafetensorsCheckpointWriter : IDisposable
 {
     private readonly SafetensorsWriter[] _shards;
-    private readonly Dictionary<string, SafetensorsWriter> _shardOfTensor;
+    private readonly Dictionary<string, int> _shardOfTensor;
     private readonly IReadOnlyList<KeyValuePair<string, string>> _weightMap;
+    private int _currentShard;
     private bool _committed;
 
     private SafetensorsCheckpointWriter(
-        string directory, SafetensorsWriter[] shards, Dictionary<string, SafetensorsWriter> shardOfTensor,
+        string directory, SafetensorsWriter[] shards, Dictionary<string, int> shardOfTensor,
         IReadOnlyList<KeyValuePair<string, string>> weightMap, long totalSize)
     {
         Directory = directory;
@@ -43,7 +44,7 @@ public sealed class SafetensorsCheckpointWriter : IDisposable
         var plan = PlanShards(layout, maxShardBytes);
         System.IO.Directory.CreateDirectory(directory);
         var writers = new List<SafetensorsWriter>(plan.Count);
-        var shardOfTensor = new Dictionary<string, SafetensorsWriter>(StringComparer.Ordinal);
+        var shardOfTensor = new Dictionary<string, int>(StringComparer.Ordinal);
         var weightMap = new List<KeyValuePair<string, string>>();
         try
         {
@@ -56,7 +57,7 @@ public sealed class SafetensorsCheckpointWriter : IDisposable
                 writers.Add(writer);
                 foreach (var spec in plan[i])
                 {
-                    shardOfTensor.Add(spec.Name, writer);
+                    shardOfTensor.Add(spec.Name, i);
                     weightMap.Add(new(spec.Name, fileName));
                 }
             }
@@ -115,18 +116,33 @@ public sealed class SafetensorsCheckpointWriter : IDisposable
     /// <summary>Appends bytes to a tensor; tensors must arrive in layout order, possibly in several chunks.</summary>
     public void WriteTensor(string name, ReadOnlySpan<byte> bytes)
     {
-        ObjectDisposedException.ThrowIf(_committed, this);
+        EnsureNotCommitted();
         if (!_shardOfTensor.TryGetValue(name, out var shard))
         {
             throw new ArgumentException($"{Directory}: tensor '{name}' is not in the layout.", nameof(name));
         }
 
-        shard.WriteTensor(name, bytes);
+        // Each shard writer enforces order within itself; going back to an earlier shard would slip past that.
+        if (shard < _currentShard)
+        {
+            throw new InvalidOperationException(
+                $"{Directory}: tensor '{name}' belongs to an earlier shard than the one being written; layout order is fixed.");
+        }
+
+        _currentShard = shard;
+        _shards[shard].WriteTensor(name, bytes);
     }
 
     public void Commit()
     {
-        ObjectDisposedException.ThrowIf(_committed, this);
+        EnsureNotCommitted();
+
+        // Check every shard first so an incomplete checkpoint leaves no shard behind under its final name.
+        foreach (var shard in _shards)
+        {
+            shard.EnsureComplete();
+        }
+
         foreach (var shard in _shards)
         {
             shard.Commit();
@@ -151,6 +167,14 @@ public sealed class SafetensorsCheckpointWriter : IDisposable
         foreach (var shard in _shards)
         {
             shard.Dispose();
+        }
+    }
+
+    private void EnsureNotCommitted()
+    {
+        if (_committed)
+        {
+            throw new InvalidOperationException($"{Directory}: the checkpoint is already committed.");
         }
     }
 }

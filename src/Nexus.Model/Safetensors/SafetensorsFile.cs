@@ -7,7 +7,8 @@ namespace Nexus.Model.Safetensors;
 /// A read-only, memory-mapped safetensors file. The header is parsed and fully validated on open; tensor bytes are
 /// only touched when asked for, so opening a multi-GB file costs one mapping and the header.
 /// Spans returned by <see cref="GetBytes(string)"/> point into the mapping and must not be used after Dispose.
-/// Reads are safe from several threads; Dispose must not race with them.
+/// Reads are safe from several threads; Dispose must not race with them. The file must not be truncated while open:
+/// like any mapping, touching pages past the new end would fault the process.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {

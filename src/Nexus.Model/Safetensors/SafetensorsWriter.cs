@@ -121,11 +121,7 @@ public sealed class SafetensorsWriter : IDisposable
     public void Commit()
     {
         var stream = ActiveStream();
-        for (; _current < _entries.Length; _current++, _writtenInCurrent = 0)
-        {
-            EnsureCurrentComplete("at commit");
-        }
-
+        EnsureComplete();
         try
         {
             stream.Flush(flushToDisk: true);
@@ -138,6 +134,21 @@ public sealed class SafetensorsWriter : IDisposable
         {
             _faulted = true;
             throw;
+        }
+    }
+
+    /// <summary>Throws unless every tensor has all its bytes, without changing any state.</summary>
+    internal void EnsureComplete()
+    {
+        ActiveStream();
+        for (var i = _current; i < _entries.Length; i++)
+        {
+            var written = i == _current ? _writtenInCurrent : 0;
+            if (written != _entries[i].ByteLength)
+            {
+                throw new InvalidOperationException(
+                    $"{Path}: tensor '{_entries[i].Name}' is incomplete at commit: {written} of {_entries[i].ByteLength} bytes written.");
+            }
         }
     }
 

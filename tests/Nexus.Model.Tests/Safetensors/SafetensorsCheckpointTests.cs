@@ -144,6 +144,25 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void CheckpointWriterRejectsGoingBackToAnEarlierShard()
+    {
+        var tensors = FiveTensors();
+        using (var writer = SafetensorsCheckpointWriter.Create(_dir.Path, tensors.Select(t => t.Spec).ToList(), maxShardBytes: 128))
+        {
+            writer.WriteTensor(tensors[0].Spec.Name, tensors[0].Bytes.Span);
+            writer.WriteTensor(tensors[1].Spec.Name, tensors[1].Bytes.Span);
+            writer.WriteTensor(tensors[2].Spec.Name, tensors[2].Bytes.Span);
+
+            var error = Assert.Throws<InvalidOperationException>(() => writer.WriteTensor(tensors[1].Spec.Name, default));
+            Assert.Contains("earlier shard", error.Message);
+            var incomplete = Assert.Throws<InvalidOperationException>(writer.Commit);
+            Assert.Contains("tensor 'layers.3.weight' is incomplete at commit", incomplete.Message);
+        }
+
+        Assert.Empty(_dir.ListFiles());
+    }
+
+    [Fact]
     public void DisposeWithoutCommitLeavesNoShardsOrIndex()
     {
         var tensors = FiveTensors();
