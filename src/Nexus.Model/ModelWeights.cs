@@ -50,7 +50,7 @@ public static class ModelWeights
                 problems.Add($"{name} has shape [{string.Join(", ", entry.Shape)}] in the checkpoint but [{string.Join(", ", parameter.shape)}] in the model");
         }
         if (problems.Count > 0)
-            throw new InvalidDataException($"{checkpoint.Location} does not fit the model: {string.Join("; ", problems)}.");
+            throw new InvalidDataException($"{checkpoint.Path} does not fit the model: {string.Join("; ", problems)}.");
 
         using var noGrad = no_grad();
         foreach (var (name, parameter) in parameters)
