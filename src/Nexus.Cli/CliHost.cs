@@ -24,7 +24,14 @@ public static class CliHost
         }
         try
         {
-            return parsed.Invoke();
+            // Our handler, not the library's, reports exceptions (one line) and handles SIGTERM (checkpoint first).
+            return parsed.Invoke(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = null,
+                Output = Console.Out,
+                Error = Console.Error,
+            });
         }
         catch (Exception e) when (IsUserError(e))
         {

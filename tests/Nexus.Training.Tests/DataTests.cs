@@ -29,8 +29,8 @@ public class DataTests
         var two = new BatchSampler(tokens, 4, 16, seed: 9);
         var (x1, y1) = one.Batch(17, 0);
         var (x2, y2) = two.Batch(17, 0);
-        Assert.True(x1.equal(x2).item<bool>() && y1.equal(y2).item<bool>());
-        Assert.False(x1.equal(one.Batch(18, 0).Inputs).item<bool>());
+        Assert.True((x1 == x2).all().item<bool>() && (y1 == y2).all().item<bool>());
+        Assert.False((x1 == one.Batch(18, 0).Inputs).all().item<bool>());
         Assert.True((y1[.., ..^1] == x1[.., 1..]).all().item<bool>(), "targets are inputs shifted by one");
     }
 
