@@ -4,7 +4,7 @@ set -uo pipefail
 configuration="${1:-Release}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-dotnet test Nexus.Operator.sln -c "$configuration" --no-build --logger "console;verbosity=normal" 2>&1 | tee "$log"
+dotnet test Nexus.Operator.sln -c "$configuration" --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Each project ends with e.g. "Passed!  - Failed:     0, Passed:    64, Skipped:     0, Total:    64".
 read -r passed failed skipped < <(grep -E "(Passed|Failed)! +- Failed:" "$log" | awk -F'[:,]' '
