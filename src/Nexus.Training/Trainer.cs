@@ -47,9 +47,15 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
         var clock = Stopwatch.StartNew();
         var lastLoss = double.NaN;
         model.train();
+        var lastCheckpoint = start;
         for (var step = start; step < options.Steps; step++)
         {
-            cancellation.ThrowIfCancellationRequested();
+            if (cancellation.IsCancellationRequested)
+            {
+                // Preempted (SIGTERM, Ctrl+C): keep every finished step, then stop.
+                if (step > lastCheckpoint) Checkpoint(runDirectory, model, optimizer, step, previousElapsed + clock.Elapsed.TotalSeconds);
+                cancellation.ThrowIfCancellationRequested();
+            }
             using (var scope = NewDisposeScope())
             {
                 var lr = schedule.At(step);
@@ -84,7 +90,10 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
                 if (options.EvalEvery > 0 && done % options.EvalEvery == 0 && done != options.Steps)
                     WriteEval(metrics, done, Evaluate(model, corpus));
                 if (options.CheckpointEvery > 0 && done % options.CheckpointEvery == 0 && done != options.Steps)
+                {
                     Checkpoint(runDirectory, model, optimizer, done, previousElapsed + clock.Elapsed.TotalSeconds);
+                    lastCheckpoint = done;
+                }
             }
         }
         progress?.Finish();

@@ -76,9 +76,9 @@ public static class TrainCommand
             Console.WriteLine($"Model: {model.Config.ParameterCount():N0} parameters ({model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}). " +
                               $"Data: {corpus.Train.Length:N0} training and {corpus.Validation.Length:N0} validation tokens from {corpus.Sources.Count} file(s).");
 
-            using var cancellation = CancelOnSignal();
+            using var shutdown = new ShutdownSignal();
             var trainer = new Trainer(options, Console.WriteLine);
-            var result = trainer.Run(model, corpus, runDirectory, parsed.GetValue(resume), ProgressReporter.ForConsole(options.Steps), cancellation.Token);
+            var result = trainer.Run(model, corpus, runDirectory, parsed.GetValue(resume), ProgressReporter.ForConsole(options.Steps), shutdown.Token);
 
             var modelDirectory = Path.Combine(runDirectory, "model");
             LlamaCheckpoint.Save(model, modelDirectory, writeTokenizer, savedDtype);
@@ -113,18 +113,5 @@ public static class TrainCommand
     {
         if (threads < 0) throw new ArgumentException($"--threads must not be negative (got {threads}).");
         torch.set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
-    }
-
-    /// <summary>Ctrl+C and SIGTERM stop training at the next step boundary (after a checkpoint is possible).</summary>
-    private static CancellationTokenSource CancelOnSignal()
-    {
-        var source = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            source.Cancel();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => source.Cancel();
-        return source;
     }
 }
