@@ -26,7 +26,7 @@ demo-data:
 # Trains a small dense Llama (~0.8M parameters) on Moby-Dick for a few minutes, then writes a sample.
 demo: build demo-data
 	$(NEXUS) train --data $(CACHE)/moby-dick --out $(RUNS)/demo --model-size small \
-		--steps 600 --batch-size 16 --seq-len 128 --lr 3e-3 --warmup 30 --eval-every 200 --checkpoint-every 200 --resume
+		--steps 1200 --batch-size 16 --seq-len 128 --lr 3e-3 --warmup 30 --eval-every 300 --checkpoint-every 300 --resume
 	$(NEXUS) generate --model $(RUNS)/demo/model --prompt "Call me Ishmael. " --max-tokens 300 --temperature 0.8 --top-p 0.95 --seed 7
 
 # Speed and memory against Debian's PyTorch (installed here if missing); figures go to docs/benchmarks.md.

@@ -17,6 +17,7 @@ public static class TrainThroughput
         int steps = arguments.GetInt("steps", 30), warmup = arguments.GetInt("warmup-steps", 5);
         int batch = arguments.GetInt("batch-size", 16), sequence = arguments.GetInt("seq-len", 128);
         var sdpa = !arguments.Flag("no-sdpa");
+        var traceMemory = arguments.Flag("trace-rss");
         torch.set_num_threads(arguments.GetInt("threads", 2));
 
         var random = new Random(0);
@@ -38,11 +39,12 @@ public static class TrainThroughput
         long peakRss = 0;
         trainer.StepCompleted += done =>
         {
+            if (traceMemory) Console.Error.WriteLine($"step {done}: RSS {ResidentBytes("VmRSS:") >> 20} MiB, peak {ResidentBytes("VmHWM:") >> 20} MiB");
             if (done == warmup) clock.Start();
             if (done == options.Steps)
             {
                 clock.Stop();
-                peakRss = PeakResidentBytes();
+                peakRss = ResidentBytes("VmHWM:");
             }
         };
         var run = Path.Combine(Path.GetTempPath(), "nexus-bench-" + Guid.NewGuid().ToString("N"));
@@ -65,9 +67,10 @@ public static class TrainThroughput
         }
     }
 
-    private static long PeakResidentBytes()
+    /// <summary>A memory line of /proc/self/status (VmRSS: now, VmHWM: peak), in bytes.</summary>
+    private static long ResidentBytes(string field)
     {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 }

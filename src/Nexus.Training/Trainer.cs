@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using Nexus.Model;
-using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Nexus.Training;
@@ -9,7 +7,7 @@ namespace Nexus.Training;
 public sealed record TrainResult(long Steps, double FinalTrainLoss, EvalResult Validation, double TokensPerSecond, string? ResumedFrom);
 
 /// <summary>
-/// Next-token training of a <see cref="LlamaForCausalLM"/>: AdamW (no decay on norms), linear warm-up then
+/// Next-token training of a <see cref="LlamaForCausalLM"/>: AdamW (ours; no decay on norms), linear warm-up then
 /// cosine decay, gradient clipping and accumulation. Checkpoints hold model, optimizer and step; the
 /// batches of a step are a pure function of (seed, step), so a resumed run continues exactly.
 /// </summary>
@@ -28,7 +26,6 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
         using var optimizer = CreateOptimizer(model, options);
         var schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
         var sampler = new BatchSampler(corpus.Train, options.BatchSize, options.SequenceLength, options.Seed);
-        var parameters = model.parameters().ToList();
 
         long start = 0;
         double previousElapsed = 0;
@@ -59,7 +56,6 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
             using (var scope = NewDisposeScope())
             {
                 var lr = schedule.At(step);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
 
                 double loss = 0;
                 for (var micro = 0; micro < options.GradientAccumulation; micro++)
@@ -71,11 +67,9 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
                     microLoss.backward();
                     loss += microLoss.item<float>();
                 }
-                var gradNorm = options.GradientClip > 0
-                    ? nn.utils.clip_grad_norm_(parameters, options.GradientClip)
-                    : double.NaN;
-                optimizer.step();
-                optimizer.zero_grad();
+                var gradNorm = options.GradientClip > 0 ? optimizer.ClipGradientNorm(options.GradientClip) : double.NaN;
+                optimizer.Step(lr);
+                optimizer.ZeroGrad();
                 lastLoss = loss;
 
                 var done = step + 1;
@@ -145,16 +139,7 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
             .Where(p => p.CanWrite && !Equals(p.GetValue(a), p.GetValue(b)))
             .Select(p => $"{p.Name} {p.GetValue(a)} → {p.GetValue(b)}"));
 
-    private static AdamW CreateOptimizer(LlamaForCausalLM model, TrainerOptions options)
-    {
-        var decayed = new List<Parameter>();
-        var undecayed = new List<Parameter>();
-        foreach (var (name, parameter) in model.named_parameters())
-            (name.EndsWith("norm.weight", StringComparison.Ordinal) ? undecayed : decayed).Add(parameter);
-        return optim.AdamW(
-        [
-            new AdamW.ParamGroup(decayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
-            new AdamW.ParamGroup(undecayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, 0, false, false),
-        ], options.LearningRate);
-    }
+    private static AdamW CreateOptimizer(LlamaForCausalLM model, TrainerOptions options) =>
+        new(model.named_parameters().Select(p => (p.name, p.parameter, Decay: !p.name.EndsWith("norm.weight", StringComparison.Ordinal))),
+            options.Beta1, options.Beta2, epsilon: 1e-8, options.WeightDecay);
 }

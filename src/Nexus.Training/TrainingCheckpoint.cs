@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Nexus.Model;
 using Nexus.Model.Safetensors;
-using TorchSharp.Modules;
 
 namespace Nexus.Training;
 
@@ -17,14 +16,14 @@ public sealed record TrainerState
 
 /// <summary>
 /// Checkpoints under <c>{run}/checkpoints/step-000100/</c>: config.json, model.safetensors,
-/// optimizer.bin and state.json. Each is written in a staging folder and renamed into place, so every
+/// optimizer.safetensors and state.json. Each is written in a staging folder and renamed into place, so every
 /// checkpoint directory that exists is complete.
 /// </summary>
 public static class TrainingCheckpoint
 {
     private const string Prefix = "step-";
     private const string StateFile = "state.json";
-    private const string OptimizerFile = "optimizer.bin";
+    private const string OptimizerFile = "optimizer.safetensors";
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public static string Folder(string runDirectory) => Path.Combine(runDirectory, "checkpoints");
@@ -40,7 +39,7 @@ public static class TrainingCheckpoint
         {
             model.Config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
             ModelWeights.Save(model, Path.Combine(staging, LlamaCheckpoint.WeightsFile));
-            optimizer.save_state_dict(Path.Combine(staging, OptimizerFile));
+            optimizer.Save(Path.Combine(staging, OptimizerFile));
             AtomicFile.WriteAllText(Path.Combine(staging, StateFile), JsonSerializer.Serialize(state, Json));
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
             Directory.Move(staging, final);
@@ -75,7 +74,7 @@ public static class TrainingCheckpoint
         {
             ModelWeights.Load(model, weights, model.Config);
         }
-        optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
+        optimizer.Load(Path.Combine(checkpoint, OptimizerFile));
         return state;
     }
 }
