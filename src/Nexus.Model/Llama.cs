@@ -176,8 +176,12 @@ public sealed class LlamaDecoderLayer : nn.Module
 
     public Tensor Forward(Tensor x, RotaryTable rope, LayerCache? cache, long past)
     {
+        // Intermediates are released when the layer returns; autograd keeps only what backward needs,
+        // and frees that as backward passes. Without this scope every temporary of every layer would
+        // live until the end of the training step.
+        using var scope = NewDisposeScope();
         var h = x + self_attn.Forward(input_layernorm.call(x), rope, cache, past);
-        return h + mlp.call(post_attention_layernorm.call(h));
+        return (h + mlp.call(post_attention_layernorm.call(h))).MoveToOuterDisposeScope();
     }
 }
 
