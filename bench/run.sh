@@ -23,10 +23,11 @@ results=bench/results/training.json
 echo "[" > "$results"
 first=1
 for preset in 3m 25m; do
-    for variant in nexus-sdpa nexus-explicit pytorch; do
+    for variant in nexus-sdpa nexus-explicit nexus-sdpa-glibc pytorch; do
         case $variant in
             nexus-sdpa) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads") ;;
             nexus-explicit) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --no-sdpa) ;;
+            nexus-sdpa-glibc) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --glibc-default) ;;
             pytorch) line=$("$python" bench/peer/llama_train.py --preset "$preset" --steps "$steps" --threads "$threads") ;;
         esac
         echo "$preset $variant: $line" >&2
@@ -46,7 +47,7 @@ print("| model | implementation | tokens/s | vs PyTorch | peak RSS (MiB) | vs Py
 print("|---|---|---:|---:|---:|---:|")
 for preset in ("3m", "25m"):
     peer = by[(preset, "pytorch")]
-    for variant in ("nexus-sdpa", "nexus-explicit", "pytorch"):
+    for variant in ("nexus-sdpa", "nexus-explicit", "nexus-sdpa-glibc", "pytorch"):
         r = by[(preset, variant)]
         print(f"| {preset} ({r['parameters']/1e6:.1f}M) | {r['implementation']} | {r['tokens_per_second']:,.0f} | "
               f"{r['tokens_per_second']/peer['tokens_per_second']:.2f}x | {r['peak_rss_bytes']/2**20:,.0f} | "

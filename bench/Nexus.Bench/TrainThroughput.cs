@@ -19,6 +19,7 @@ public static class TrainThroughput
         var sdpa = !arguments.Flag("no-sdpa");
         var traceMemory = arguments.Flag("trace-rss");
         torch.set_num_threads(arguments.GetInt("threads", 2));
+        var allocator = arguments.Flag("glibc-default") ? "glibc dynamic mmap threshold" : NativeAllocator.Configure();
 
         var random = new Random(0);
         var tokens = Enumerable.Range(0, 1_000_000).Select(_ => random.Next(256)).ToArray();
@@ -53,7 +54,7 @@ public static class TrainThroughput
             var result = trainer.Run(model, corpus, run, resume: false);
             return new Dictionary<string, object>
             {
-                ["implementation"] = $"nexus (TorchSharp {typeof(torch).Assembly.GetName().Version}, {(sdpa ? "SDPA" : "explicit attention")})",
+                ["implementation"] = $"nexus (TorchSharp {typeof(torch).Assembly.GetName().Version}, {(sdpa ? "SDPA" : "explicit attention")}, {allocator.Replace("allocator: ", "")})",
                 ["preset"] = preset,
                 ["parameters"] = model.Config.ParameterCount(),
                 ["tokens_per_second"] = (double)steps * batch * sequence / clock.Elapsed.TotalSeconds,
