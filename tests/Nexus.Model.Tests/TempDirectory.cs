@@ -13,6 +13,13 @@ internal sealed class TempDirectory : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>Every file below the directory, as sorted relative paths.</summary>
+    public string[] ListFiles() =>
+        Directory.GetFiles(Path, "*", SearchOption.AllDirectories)
+            .Select(f => System.IO.Path.GetRelativePath(Path, f))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+
     public void Dispose()
     {
         try
