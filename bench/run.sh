@@ -53,3 +53,7 @@ for preset in ("3m", "25m"):
               f"{r['tokens_per_second']/peer['tokens_per_second']:.2f}x | {r['peak_rss_bytes']/2**20:,.0f} | "
               f"{r['peak_rss_bytes']/peer['peak_rss_bytes']:.2f}x |")
 PY
+
+echo
+echo "MoE layer step (forward+backward, and inference with E precomputed):"
+"$bench" moe-step --threads "$threads" | tee bench/results/moe-step.json

@@ -1,12 +1,14 @@
 using System.Text.Json;
 using Nexus.Bench;
 
-// Usage: Nexus.Bench train --preset 3m|25m [--steps 30] [--warmup-steps 5] [--batch-size 16] [--seq-len 128] [--threads 2] [--no-sdpa]
+// Usage: Nexus.Bench moe-step [--tokens 2048] [--hidden 512] [--intermediate 1536] [--experts 4] [--repeats 20]
+//        Nexus.Bench train --preset 3m|25m [--steps 30] [--warmup-steps 5] [--batch-size 16] [--seq-len 128] [--threads 2] [--no-sdpa]
 // Prints one JSON object, the same shape as bench/peer/llama_train.py prints.
 var arguments = BenchArguments.Parse(args);
 var result = arguments.Command switch
 {
     "train" => TrainThroughput.Run(arguments),
-    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train."),
+    "moe-step" => MoeStep.Run(arguments),
+    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step."),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
