@@ -7,7 +7,7 @@ namespace Nexus.Model;
 /// Architecture of a Llama-style decoder. Property names are Hugging Face's <c>LlamaConfig</c> keys, so a
 /// <c>config.json</c> from the Hub loads as is and ours loads in <c>transformers</c>.
 /// </summary>
-public sealed record LlamaConfig
+public record LlamaConfig
 {
     [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["LlamaForCausalLM"];
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "llama";
@@ -79,7 +79,7 @@ public sealed record LlamaConfig
     public long ParameterCount() => ParameterShapes().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b));
 
     /// <summary>Throws <see cref="InvalidModelConfigException"/> naming the first key that is out of range.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
         Require(VocabSize > 0, "vocab_size", "must be positive");
         Require(HiddenSize > 0, "hidden_size", "must be positive");
@@ -101,14 +101,14 @@ public sealed record LlamaConfig
             "is set; scaled rotary embeddings are not supported");
     }
 
-    private static void Require(bool condition, string key, string problem)
+    protected static void Require(bool condition, string key, string problem)
     {
         if (!condition) throw new InvalidModelConfigException($"config.json: {key} {problem}.");
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    protected static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(this, GetType(), JsonOptions);
 
     public static LlamaConfig FromJson(string json, string source = "config.json")
     {

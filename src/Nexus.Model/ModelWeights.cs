@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Nexus.Model;
 
-/// <summary>Moves a module's parameters to and from safetensors checkpoints, by name.</summary>
+/// <summary>Moves a module's parameters and persistent buffers (its state dict) to and from safetensors checkpoints, by name.</summary>
 public static class ModelWeights
 {
     /// <summary>
@@ -18,7 +18,7 @@ public static class ModelWeights
     public static void Save(nn.Module module, string path, SafetensorsDtype dtype = SafetensorsDtype.F32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var parameters = module.named_parameters().ToList();
+        var parameters = module.state_dict().Select(p => (name: p.Key, parameter: p.Value)).ToList();
         var layout = parameters.Select(p => new TensorSpec(p.name, dtype, p.parameter.shape)).ToList();
         using var writer = SafetensorsWriter.Create(path, layout, metadata ?? new Dictionary<string, string> { ["format"] = "pt" });
         foreach (var (name, parameter) in parameters)
@@ -36,7 +36,7 @@ public static class ModelWeights
     /// </summary>
     public static void Load(nn.Module module, SafetensorsCheckpoint checkpoint, LlamaConfig? config = null)
     {
-        var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var parameters = module.state_dict();
         var problems = new List<string>();
         var missing = parameters.Keys.Where(n => !checkpoint.Contains(n)).ToList();
         if (missing.Count > 0) problems.Add($"missing tensors: {Describe(missing)}");

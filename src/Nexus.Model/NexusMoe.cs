@@ -1,0 +1,124 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Nexus.Model;
+
+/// <summary>A Llama block whose FFN is a <see cref="SharedExpertMoe"/> (parameter names under "mlp.").</summary>
+public sealed class NexusMoeDecoderLayer : nn.Module
+{
+    private readonly RmsNorm input_layernorm, post_attention_layernorm;
+    private readonly LlamaAttention self_attn;
+    private readonly SharedExpertMoe mlp;
+
+    public NexusMoeDecoderLayer(NexusMoeConfig config) : base(nameof(NexusMoeDecoderLayer))
+    {
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        self_attn = new LlamaAttention(config);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        IRouter router = config.Router == RouterKind.Nexus
+            ? new NexusRouter(zeros(config.NumExperts, config.DomainEmbeddingSize), config.RouterProjectionSize, config.HiddenSize)
+            : new LinearRouter(config.HiddenSize, config.NumExperts);
+        mlp = new SharedExpertMoe(
+            new LlamaMlp(config.HiddenSize, config.IntermediateSize),
+            Enumerable.Range(0, config.NumExperts).Select(_ => new LlamaMlp(config.HiddenSize, config.IntermediateSize)).ToList(),
+            router, config.NumExpertsPerToken, config.RouterAuxLossCoefficient);
+        RegisterComponents();
+    }
+
+    public LlamaAttention Attention => self_attn;
+    public SharedExpertMoe Moe => mlp;
+
+    public (Tensor Hidden, Tensor AuxLoss, Tensor Experts) Forward(Tensor x, RotaryTable rope, LayerCache? cache, long past)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.call(x), rope, cache, past);
+        var moe = mlp.Forward(post_attention_layernorm.call(h));
+        return ((h + moe.Hidden).MoveToOuterDisposeScope(), moe.AuxLoss.MoveToOuterDisposeScope(), moe.ExpertIndices.MoveToOuterDisposeScope());
+    }
+}
+
+public sealed class NexusMoeModel : nn.Module
+{
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<NexusMoeDecoderLayer> layers;
+    private readonly RmsNorm norm;
+
+    public NexusMoeModel(NexusMoeConfig config) : base(nameof(NexusMoeModel))
+    {
+        embed_tokens = Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<NexusMoeDecoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new NexusMoeDecoderLayer(config)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public Embedding EmbedTokens => embed_tokens;
+    public IReadOnlyList<NexusMoeDecoderLayer> Layers => [.. layers];
+
+    public (Tensor Hidden, Tensor AuxLoss, IReadOnlyList<Tensor> Experts) Forward(Tensor inputIds, RotaryTable rope, KvCache? cache)
+    {
+        var past = cache?.Length ?? 0;
+        var x = embed_tokens.call(inputIds);
+        var aux = zeros(1, dtype: float32).squeeze();
+        var experts = new List<Tensor>(layers.Count);
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var (hidden, layerAux, chosen) = layers[i].Forward(x, rope, cache?.Layer(i), past);
+            x = hidden;
+            aux = aux + layerAux;
+            experts.Add(chosen);
+        }
+        cache?.Advance(inputIds.shape[1]);
+        return (norm.call(x), aux, experts);
+    }
+}
+
+/// <summary>Router decisions and the summed load-balancing loss of one forward.</summary>
+public sealed record MoeForward(Tensor Logits, Tensor AuxLoss, IReadOnlyList<Tensor> ExpertsPerLayer);
+
+/// <summary>The Nexus MoE language model: Llama attention and norms, <see cref="SharedExpertMoe"/> FFNs.</summary>
+public sealed class NexusMoeForCausalLM : nn.Module
+{
+    private readonly NexusMoeModel model;
+    private readonly Linear? lm_head;
+    private readonly RotaryTable rope;
+
+    public NexusMoeForCausalLM(NexusMoeConfig config) : base(nameof(NexusMoeForCausalLM))
+    {
+        config.Validate();
+        Config = config;
+        model = new NexusMoeModel(config);
+        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        rope = new RotaryTable(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
+        RegisterComponents();
+    }
+
+    public NexusMoeConfig Config { get; }
+    public NexusMoeModel Decoder => model;
+
+    public MoeForward ForwardWithRouting(Tensor inputIds, KvCache? cache = null)
+    {
+        var (hidden, aux, experts) = model.Forward(inputIds, rope, cache);
+        var logits = lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);
+        return new MoeForward(logits, aux, experts);
+    }
+
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null) => ForwardWithRouting(inputIds, cache).Logits;
+
+    /// <summary>Caches every Nexus router's expert embeddings (inference); no effect on linear routers.</summary>
+    public void PrecomputeRouters()
+    {
+        foreach (var layer in model.Layers)
+            if (layer.Moe.Router is NexusRouter nexus) nexus.Precompute();
+    }
+
+    public KvCache NewCache(long batch, long capacity) =>
+        new(Config, batch, Math.Min(capacity, Config.MaxPositionEmbeddings), model.EmbedTokens.weight!.dtype, model.EmbedTokens.weight!.device);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rope.Dispose();
+        base.Dispose(disposing);
+    }
+}
