@@ -56,6 +56,40 @@ public sealed record NexusMoeConfig : LlamaConfig
             RouterProjectionSize = routerProjectionSize ?? dense.HiddenSize,
         };
 
+    /// <summary>Every tensor of the model's state (parameters and the domain-embedding buffers), name → shape.</summary>
+    public IEnumerable<(string Name, long[] Shape)> TensorShapes()
+    {
+        long h = HiddenSize, i = IntermediateSize;
+        foreach (var (name, shape) in ParameterShapes())
+        {
+            var mlp = name.IndexOf(".mlp.", StringComparison.Ordinal);
+            if (mlp < 0)
+            {
+                yield return (name, shape);
+                continue;
+            }
+            if (!name.EndsWith(".mlp.gate_proj.weight", StringComparison.Ordinal)) continue; // one pass per layer
+            var prefix = name[..(mlp + ".mlp.".Length)];
+            foreach (var expert in new[] { "shared_expert." }.Concat(Enumerable.Range(0, NumExperts).Select(e => $"experts.{e}.")))
+            {
+                yield return (prefix + expert + "gate_proj.weight", [i, h]);
+                yield return (prefix + expert + "up_proj.weight", [i, h]);
+                yield return (prefix + expert + "down_proj.weight", [h, i]);
+            }
+            if (Router == RouterKind.Nexus)
+            {
+                yield return (prefix + "router.domain_embeddings", [NumExperts, DomainEmbeddingSize]);
+                yield return (prefix + "router.gate_proj.weight", [RouterProjectionSize, DomainEmbeddingSize]);
+                yield return (prefix + "router.up_proj.weight", [RouterProjectionSize, DomainEmbeddingSize]);
+                yield return (prefix + "router.down_proj.weight", [h, RouterProjectionSize]);
+            }
+            else
+            {
+                yield return (prefix + "router.weight", [NumExperts, h]);
+            }
+        }
+    }
+
     public override void Validate()
     {
         base.Validate();

@@ -101,3 +101,19 @@ public class NexusMoeModelTests
         Assert.Contains(expected, error.Message);
     }
 }
+
+public class NexusMoeLayoutTests
+{
+    [Theory]
+    [InlineData(RouterKind.Nexus, true)]
+    [InlineData(RouterKind.Linear, false)]
+    public void TensorShapesListExactlyTheModelsState(RouterKind router, bool tied)
+    {
+        var dense = TinyModels.Config(tied);
+        var config = NexusMoeConfig.FromDense(dense, ["a", "b", "c"], router, domainEmbeddingSize: 10);
+        using var model = new NexusMoeForCausalLM(config);
+        var actual = model.state_dict().Select(p => (p.Key, string.Join("x", p.Value.shape))).OrderBy(p => p.Key).ToList();
+        var expected = config.TensorShapes().Select(p => (p.Name, string.Join("x", p.Shape))).OrderBy(p => p.Name).ToList();
+        Assert.Equal(expected, actual);
+    }
+}

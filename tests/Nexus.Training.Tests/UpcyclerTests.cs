@@ -1,0 +1,113 @@
+using Nexus.Model;
+using Nexus.Model.Safetensors;
+using Nexus.Model.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Nexus.Training.Tests;
+
+public sealed class UpcyclerTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    private string SaveDense(string name, long seed, LlamaConfig? config = null)
+    {
+        torch.manual_seed(seed);
+        using var model = new LlamaForCausalLM(config ?? LlamaConfig.Preset("tiny"));
+        model.InitializeWeights(seed);
+        var directory = Path.Combine(temp.Path, name);
+        LlamaCheckpoint.Save(model, directory, TokenizerFiles.SaveByte);
+        return directory;
+    }
+
+    private static float[] Embedding(int seed, int width = 6) =>
+        Enumerable.Range(0, width).Select(i => (float)Math.Sin(seed * 7 + i)).ToArray();
+
+    private static float[] Floats(SafetensorsCheckpoint checkpoint, string name)
+    {
+        var entry = checkpoint.Entry(name);
+        var values = new float[entry.ElementCount];
+        SafetensorsConversions.ToSingle(entry.Dtype, checkpoint.GetBytes(name), values);
+        return values;
+    }
+
+    [Fact]
+    public void ExpertsAreCopiedBitForBitAndTheRestIsTheMean()
+    {
+        var seed = SaveDense("seed", 1);
+        var experts = new[] { "law", "code", "poems" }.Select((name, i) => new UpcycleExpert(name, SaveDense(name, 10 + i), Embedding(i))).ToList();
+        var output = Path.Combine(temp.Path, "moe");
+
+        var config = Upcycler.Run(seed, experts, RouterKind.Nexus, output, seed: 3);
+
+        Assert.Equal(["law", "code", "poems"], config.ExpertNames);
+        using var moe = SafetensorsCheckpoint.Open(output);
+        using var seedWeights = SafetensorsCheckpoint.Open(seed);
+        var sources = experts.Select(e => SafetensorsCheckpoint.Open(e.ModelDirectory)).ToList();
+        try
+        {
+            for (var layer = 0; layer < config.NumHiddenLayers; layer++)
+            foreach (var proj in new[] { "gate_proj", "up_proj", "down_proj" })
+            {
+                var dense = $"model.layers.{layer}.mlp.{proj}.weight";
+                Assert.True(moe.GetBytes($"model.layers.{layer}.mlp.shared_expert.{proj}.weight").SequenceEqual(seedWeights.GetBytes(dense)));
+                for (var e = 0; e < experts.Count; e++)
+                    Assert.True(moe.GetBytes($"model.layers.{layer}.mlp.experts.{e}.{proj}.weight").SequenceEqual(sources[e].GetBytes(dense)),
+                        $"expert {e} layer {layer} {proj} is not a bit-for-bit copy");
+            }
+            foreach (var name in new[] { "model.embed_tokens.weight", "model.layers.1.self_attn.k_proj.weight", "model.layers.0.input_layernorm.weight", "model.norm.weight" })
+            {
+                var actual = Floats(moe, name);
+                var each = sources.Select(s => Floats(s, name)).ToList();
+                for (var i = 0; i < actual.Length; i++) Assert.True(Math.Abs(each.Average(v => (double)v[i]) - actual[i]) < 1e-6, $"{name}[{i}] is not the mean");
+            }
+            var domain = Floats(moe, "model.layers.0.mlp.router.domain_embeddings");
+            Assert.Equal(experts.SelectMany(e => e.DomainEmbedding!), domain);
+        }
+        finally
+        {
+            foreach (var s in sources) s.Dispose();
+        }
+
+        using var model = new NexusMoeForCausalLM(NexusMoeConfig.Load(Path.Combine(output, "config.json")));
+        using (var weights = SafetensorsCheckpoint.Open(output)) ModelWeights.Load(model, weights, model.Config);
+        using var noGrad = no_grad();
+        var logits = model.Forward(tensor(new long[] { 1, 2, 3, 4 }, [1, 4]));
+        Assert.Equal(new long[] { 1, 4, config.VocabSize }, logits.shape);
+        Assert.IsType<ByteTokenizer>(TokenizerFiles.Load(output));
+    }
+
+    [Fact]
+    public void RouterInitialisationIsSeededAndLinearRoutersNeedNoEmbeddings()
+    {
+        var seed = SaveDense("seed", 1);
+        var experts = new[] { "a", "b" }.Select((n, i) => new UpcycleExpert(n, SaveDense(n, 20 + i), null)).ToList();
+        Upcycler.Run(seed, experts, RouterKind.Linear, Path.Combine(temp.Path, "one"), seed: 5);
+        Upcycler.Run(seed, experts, RouterKind.Linear, Path.Combine(temp.Path, "two"), seed: 5);
+        using var one = SafetensorsCheckpoint.Open(Path.Combine(temp.Path, "one"));
+        using var two = SafetensorsCheckpoint.Open(Path.Combine(temp.Path, "two"));
+        var router = Floats(one, "model.layers.0.mlp.router.weight");
+        Assert.Equal(router, Floats(two, "model.layers.0.mlp.router.weight"));
+        var std = Math.Sqrt(router.Average(v => (double)v * v));
+        Assert.InRange(std, 0.01, 0.04);
+    }
+
+    [Fact]
+    public void BadInputsFailClearly()
+    {
+        var seed = SaveDense("seed", 1);
+        var a = new UpcycleExpert("a", SaveDense("a", 2), Embedding(1));
+        var wider = new UpcycleExpert("wide", SaveDense("wide", 3, LlamaConfig.Preset("tiny") with { IntermediateSize = 200 }), Embedding(2));
+        var output = Path.Combine(temp.Path, "out");
+
+        Assert.Contains("at least one expert", Assert.Throws<ArgumentException>(() => Upcycler.Run(seed, [], RouterKind.Nexus, output)).Message);
+        Assert.Contains("does not share the seed's architecture", Assert.Throws<InvalidDataException>(() => Upcycler.Run(seed, [a, wider], RouterKind.Nexus, output)).Message);
+        Assert.Contains("no domain embedding", Assert.Throws<ArgumentException>(() => Upcycler.Run(seed, [a, a with { Name = "b", DomainEmbedding = null }], RouterKind.Nexus, output)).Message);
+        Assert.Contains("has width 4", Assert.Throws<ArgumentException>(() => Upcycler.Run(seed, [a, a with { Name = "b", DomainEmbedding = Embedding(3, width: 4) }], RouterKind.Nexus, output)).Message);
+        Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => Upcycler.Run(seed, [a, a], RouterKind.Nexus, output)).Message);
+        Assert.False(Directory.Exists(output));
+        Assert.Empty(Directory.GetDirectories(temp.Path, "out.tmp-*"));
+    }
+}
