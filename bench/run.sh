@@ -56,4 +56,4 @@ PY
 
 echo
 echo "MoE layer step (forward+backward, and inference with E precomputed):"
-"$bench" moe-step --threads "$threads" | tee bench/results/moe-step.json
+"$bench" moe-step --threads "$threads" --repeats 10 | tee bench/results/moe-step.json

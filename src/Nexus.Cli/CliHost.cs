@@ -52,6 +52,13 @@ public static class CliHost
         }
     }
 
+    /// <summary>The <c>--threads</c> option every compute step takes: 0 means one per core.</summary>
+    public static void ConfigureThreads(int threads)
+    {
+        if (threads < 0) throw new ArgumentException($"--threads must not be negative (got {threads}).");
+        TorchSharp.torch.set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
+    }
+
     private static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or InvalidDataException or InvalidModelConfigException or InvalidOperationException;
 }

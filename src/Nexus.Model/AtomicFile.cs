@@ -31,3 +31,40 @@ public static class AtomicFile
         }
     }
 }
+
+/// <summary>
+/// Folders that are never seen half written: filled in a hidden sibling (<c>.name.tmp-…</c>), then
+/// swapped into place, so a reader sees the old folder or the new one, never a mix, and a crash leaves
+/// at most a hidden staging folder that no listing mistakes for the real thing.
+/// </summary>
+public static class AtomicDirectory
+{
+    public static void Write(string directory, Action<string> fill)
+    {
+        var full = Path.GetFullPath(directory);
+        var parent = Path.GetDirectoryName(full)!;
+        var name = Path.GetFileName(full);
+        var staging = Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            fill(staging);
+            if (Directory.Exists(full))
+            {
+                var old = Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}");
+                Directory.Move(full, old);
+                Directory.Move(staging, full);
+                Directory.Delete(old, recursive: true);
+            }
+            else
+            {
+                Directory.Move(staging, full);
+            }
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+}

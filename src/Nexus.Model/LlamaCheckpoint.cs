@@ -34,37 +34,13 @@ public static class LlamaCheckpoint
     public static (LlamaForCausalLM Model, ITextTokenizer Tokenizer) Load(string directory) =>
         (LoadModel(directory), TokenizerFiles.Load(directory));
 
-    /// <summary>
-    /// Writes config, weights and tokenizer into a fresh sibling folder, then renames it into place, so
-    /// a reader sees the old model or the new one, never a mix.
-    /// </summary>
+    /// <summary>Writes config, weights and tokenizer as one folder, swapped into place atomically.</summary>
     public static void Save(LlamaForCausalLM model, string directory, Action<string> writeTokenizer,
-        SafetensorsDtype dtype = SafetensorsDtype.F32)
-    {
-        var full = Path.GetFullPath(directory);
-        var staging = $"{full}.tmp-{Guid.NewGuid():N}";
-        Directory.CreateDirectory(staging);
-        try
+        SafetensorsDtype dtype = SafetensorsDtype.F32) =>
+        AtomicDirectory.Write(directory, staging =>
         {
             model.Config.Save(Path.Combine(staging, ConfigFile));
             ModelWeights.Save(model, Path.Combine(staging, WeightsFile), dtype);
             writeTokenizer(staging);
-            if (Directory.Exists(full))
-            {
-                var old = $"{full}.old-{Guid.NewGuid():N}";
-                Directory.Move(full, old);
-                Directory.Move(staging, full);
-                Directory.Delete(old, recursive: true);
-            }
-            else
-            {
-                Directory.Move(staging, full);
-            }
-        }
-        catch
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            throw;
-        }
-    }
+        });
 }

@@ -110,29 +110,31 @@ public record LlamaConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, GetType(), JsonOptions);
 
-    public static LlamaConfig FromJson(string json, string source = "config.json")
+    public static LlamaConfig FromJson(string json, string source = "config.json") => Parse<LlamaConfig>(json, source, "llama", "Llama");
+
+    public static LlamaConfig Load(string path) => Parse<LlamaConfig>(ReadConfig(path), path, "llama", "Llama");
+
+    /// <summary>Deserialises, checks model_type, validates: every failure names the file and the key.</summary>
+    protected static T Parse<T>(string json, string source, string modelType, string description) where T : LlamaConfig
     {
-        LlamaConfig? config;
+        T? config;
         try
         {
-            config = JsonSerializer.Deserialize<LlamaConfig>(json, JsonOptions);
+            config = JsonSerializer.Deserialize<T>(json, JsonOptions);
         }
         catch (JsonException e)
         {
-            throw new InvalidModelConfigException($"{source}: not a valid Llama config ({e.Message}).");
+            throw new InvalidModelConfigException($"{source}: not a valid {description} config ({e.Message}).");
         }
         if (config is null) throw new InvalidModelConfigException($"{source}: empty config.");
-        if (config.ModelType != "llama")
-            throw new InvalidModelConfigException($"{source}: model_type is '{config.ModelType}'; this loader reads 'llama'.");
+        if (config.ModelType != modelType)
+            throw new InvalidModelConfigException($"{source}: model_type is '{config.ModelType}'; a {description} config has '{modelType}'.");
         config.Validate();
         return config;
     }
 
-    public static LlamaConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"No config.json at {path}.", path);
-        return FromJson(File.ReadAllText(path), path);
-    }
+    protected static string ReadConfig(string path) =>
+        File.Exists(path) ? File.ReadAllText(path) : throw new FileNotFoundException($"No config.json at {path}.", path);
 
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 }

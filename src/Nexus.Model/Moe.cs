@@ -145,10 +145,9 @@ public sealed class SharedExpertMoe : nn.Module
 
     private Tensor Dispatch(Tensor tokens, Tensor gates, Tensor chosen)
     {
-        var n = tokens.shape[0];
         var flatExperts = chosen.reshape(-1);                                   // [N·k]
         var order = flatExperts.argsort(); // a token picks distinct experts, so order within an expert is immaterial
-        var sortedTokens = (order / TopK).to(int64);                            // token of each sorted assignment
+        var sortedTokens = order.div(TopK, RoundingMode.floor);                  // token of each sorted assignment
         var sortedGates = gates.reshape(-1).index_select(0, order).unsqueeze(1);
         var counts = flatExperts.bincount(null, experts.Count).data<long>().ToArray();
 
@@ -159,7 +158,7 @@ public sealed class SharedExpertMoe : nn.Module
             if (counts[e] == 0) continue;
             var rows = sortedTokens.narrow(0, start, counts[e]);
             var expertOut = experts[e].call(tokens.index_select(0, rows)) * sortedGates.narrow(0, start, counts[e]);
-            output = output.index_add(0, rows, expertOut, 1);
+            output.index_add_(0, rows, expertOut, 1);
             start += counts[e];
         }
         return output;

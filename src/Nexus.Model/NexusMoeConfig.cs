@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Nexus.Model;
@@ -106,27 +105,8 @@ public sealed record NexusMoeConfig : LlamaConfig
         }
     }
 
-    public static new NexusMoeConfig FromJson(string json, string source = "config.json")
-    {
-        NexusMoeConfig? config;
-        try
-        {
-            config = JsonSerializer.Deserialize<NexusMoeConfig>(json, JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidModelConfigException($"{source}: not a valid Nexus MoE config ({e.Message}).");
-        }
-        if (config is null) throw new InvalidModelConfigException($"{source}: empty config.");
-        if (config.ModelType != "nexus_moe")
-            throw new InvalidModelConfigException($"{source}: model_type is '{config.ModelType}'; a Nexus MoE has 'nexus_moe'.");
-        config.Validate();
-        return config;
-    }
+    public static new NexusMoeConfig FromJson(string json, string source = "config.json") =>
+        Parse<NexusMoeConfig>(json, source, "nexus_moe", "Nexus MoE");
 
-    public static new NexusMoeConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"No config.json at {path}.", path);
-        return FromJson(File.ReadAllText(path), path);
-    }
+    public static new NexusMoeConfig Load(string path) => Parse<NexusMoeConfig>(ReadConfig(path), path, "nexus_moe", "Nexus MoE");
 }

@@ -16,7 +16,7 @@ public sealed record TrainerState
 
 /// <summary>
 /// Checkpoints under <c>{run}/checkpoints/step-000100/</c>: config.json, model.safetensors,
-/// optimizer.safetensors and state.json. Each is written in a staging folder and renamed into place, so every
+/// optimizer.safetensors and state.json, written through <see cref="AtomicDirectory"/>, so every
 /// checkpoint directory that exists is complete.
 /// </summary>
 public static class TrainingCheckpoint
@@ -33,22 +33,13 @@ public static class TrainingCheckpoint
         var root = Folder(runDirectory);
         Directory.CreateDirectory(root);
         var final = Path.Combine(root, $"{Prefix}{state.Step:D6}");
-        var staging = Path.Combine(root, $".{Prefix}{state.Step:D6}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(staging);
-        try
+        AtomicDirectory.Write(final, staging =>
         {
             model.Config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
             ModelWeights.Save(model, Path.Combine(staging, LlamaCheckpoint.WeightsFile));
             optimizer.Save(Path.Combine(staging, OptimizerFile));
             AtomicFile.WriteAllText(Path.Combine(staging, StateFile), JsonSerializer.Serialize(state, Json));
-            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
-            Directory.Move(staging, final);
-        }
-        catch
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            throw;
-        }
+        });
         foreach (var stale in List(runDirectory).SkipLast(keep)) Directory.Delete(stale, recursive: true);
         return final;
     }

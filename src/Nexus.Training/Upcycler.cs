@@ -51,9 +51,7 @@ public static partial class Upcycler
             width, routerProjectionSize ?? seedConfig.HiddenSize, topK, auxLossCoefficient);
         config.Validate();
 
-        var staging = $"{Path.GetFullPath(outputDirectory)}.tmp-{Guid.NewGuid():N}";
-        Directory.CreateDirectory(staging);
-        try
+        AtomicDirectory.Write(outputDirectory, staging =>
         {
             using var seedWeights = SafetensorsCheckpoint.Open(seedDirectory);
             var expertWeights = experts.Select(e => SafetensorsCheckpoint.Open(e.ModelDirectory)).ToList();
@@ -76,14 +74,7 @@ public static partial class Upcycler
             }
             config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
             Nexus.Model.Tokenization.TokenizerFiles.CopyTo(seedDirectory, staging);
-            if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
-            Directory.Move(staging, outputDirectory);
-        }
-        catch
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            throw;
-        }
+        });
         return config;
     }
 

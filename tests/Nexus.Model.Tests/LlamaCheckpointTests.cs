@@ -106,7 +106,7 @@ public class LlamaCheckpointTests
         using var loaded = LlamaCheckpoint.LoadModel(temp.Path);
         AssertSameLogits(second, loaded, 0);
         var leftovers = Directory.GetDirectories(Path.GetDirectoryName(temp.Path)!)
-            .Where(d => Path.GetFileName(d).StartsWith(Path.GetFileName(temp.Path) + ".", StringComparison.Ordinal));
+            .Where(d => d != temp.Path && Path.GetFileName(d).Contains(Path.GetFileName(temp.Path), StringComparison.Ordinal));
         Assert.Empty(leftovers); // no staging or replaced folder left behind
     }
 

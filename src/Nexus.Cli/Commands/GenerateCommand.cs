@@ -35,7 +35,7 @@ public static class GenerateCommand
             options.Validate();
             var text = parsed.GetValue(prompt)!;
             if (text.Length == 0) throw new ArgumentException("--prompt is empty; give some text to continue.");
-            TrainCommand.ConfigureThreads(parsed.GetValue(threads));
+            CliHost.ConfigureThreads(parsed.GetValue(threads));
 
             var (loaded, tokenizer) = LlamaCheckpoint.Load(parsed.GetValue(model)!);
             using var _ = loaded;

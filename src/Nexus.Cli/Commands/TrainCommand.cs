@@ -64,7 +64,7 @@ public static class TrainCommand
             options.Validate();
             var savedDtype = ModelWeights.ParseDtype(parsed.GetValue(dtype)!);
             var runDirectory = parsed.GetValue(output)!;
-            ConfigureThreads(parsed.GetValue(threads));
+            CliHost.ConfigureThreads(parsed.GetValue(threads));
 
             var (model, tokenizer, writeTokenizer) = CreateModel(parsed.GetValue(init), parsed.GetValue(config), parsed.GetValue(size)!, options.Seed);
             using var _ = model;
@@ -107,11 +107,5 @@ public static class TrainCommand
         var fresh = new LlamaForCausalLM(config);
         fresh.InitializeWeights(seed);
         return (fresh, byteTokenizer, TokenizerFiles.SaveByte);
-    }
-
-    internal static void ConfigureThreads(int threads)
-    {
-        if (threads < 0) throw new ArgumentException($"--threads must not be negative (got {threads}).");
-        torch.set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
     }
 }
