@@ -9,6 +9,10 @@ public static class NexusCommands
         new("nexus: train, merge and serve Nexus mixture-of-experts models. Each subcommand is one pipeline step.")
         {
             TrainCommand.Create(),
+            EmbedCommand.Create(),
+            UpcycleCommand.Create(),
+            FinetuneCommand.Create(),
+            EvaluateCommand.Create(),
             GenerateCommand.Create(),
         };
 }

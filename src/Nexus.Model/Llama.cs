@@ -216,55 +216,40 @@ public sealed class LlamaModel : nn.Module
 }
 
 /// <summary>Llama for causal language modelling: <see cref="LlamaModel"/> plus the LM head (tied or not).</summary>
-public sealed class LlamaForCausalLM : nn.Module
+public sealed class LlamaForCausalLM : CausalLanguageModel
 {
     private readonly LlamaModel model;
     private readonly Linear? lm_head;
     private readonly RotaryTable rope;
+    private readonly LlamaConfig config;
 
     public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
     {
         config.Validate();
-        Config = config;
+        this.config = config;
         model = new LlamaModel(config);
         if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         rope = new RotaryTable(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
         RegisterComponents();
     }
 
-    public LlamaConfig Config { get; }
+    public override LlamaConfig Config => config;
     public LlamaModel Decoder => model;
+    protected override Tensor TokenEmbeddings => model.EmbedTokens.weight!;
 
-    /// <summary>Selects scaled_dot_product_attention (default) or the explicit attention in every layer.</summary>
-    public bool UseSdpa
+    public override bool UseSdpa
     {
         get => model.Layers.All(l => l.Attention.UseSdpa);
         set { foreach (var layer in model.Layers) layer.Attention.UseSdpa = value; }
     }
 
-    /// <summary>Logits [B, T, vocab] for token ids [B, T]; with a cache, the ids continue what it holds.</summary>
-    public Tensor Forward(Tensor inputIds, KvCache? cache = null) => Head(HiddenStates(inputIds, cache));
+    public override ModelOutput ForwardDetailed(Tensor inputIds, KvCache? cache = null) =>
+        new(Head(HiddenStates(inputIds, cache)), null, []);
 
-    /// <summary>Final-norm hidden states [B, T, hidden] (used for domain embeddings).</summary>
-    public Tensor HiddenStates(Tensor inputIds, KvCache? cache = null) => model.Forward(inputIds, rope, cache);
+    public override Tensor HiddenStates(Tensor inputIds, KvCache? cache = null) => model.Forward(inputIds, rope, cache);
 
-    public Tensor Head(Tensor hidden) =>
+    private Tensor Head(Tensor hidden) =>
         lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);
-
-    public KvCache NewCache(long batch, long capacity) =>
-        new(Config, batch, Math.Min(capacity, Config.MaxPositionEmbeddings), Decoder.EmbedTokens.weight!.dtype, Decoder.EmbedTokens.weight!.device);
-
-    /// <summary>HF's initialisation: N(0, 0.02) for projections and embeddings, ones for norms.</summary>
-    public void InitializeWeights(long seed)
-    {
-        using var noGrad = no_grad();
-        var generator = new Generator((ulong)seed);
-        foreach (var (name, parameter) in named_parameters())
-        {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1.0);
-            else parameter.normal_(0.0, 0.02, generator);
-        }
-    }
 
     protected override void Dispose(bool disposing)
     {

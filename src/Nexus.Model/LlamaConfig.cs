@@ -76,7 +76,7 @@ public record LlamaConfig
         if (!TieWordEmbeddings) yield return ("lm_head.weight", [VocabSize, h]);
     }
 
-    public long ParameterCount() => ParameterShapes().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b));
+    public virtual long ParameterCount() => ParameterShapes().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b));
 
     /// <summary>Throws <see cref="InvalidModelConfigException"/> naming the first key that is out of range.</summary>
     public virtual void Validate()

@@ -74,47 +74,58 @@ public sealed class NexusMoeModel : nn.Module
     }
 }
 
-/// <summary>Router decisions and the summed load-balancing loss of one forward.</summary>
-public sealed record MoeForward(Tensor Logits, Tensor AuxLoss, IReadOnlyList<Tensor> ExpertsPerLayer);
-
 /// <summary>The Nexus MoE language model: Llama attention and norms, <see cref="SharedExpertMoe"/> FFNs.</summary>
-public sealed class NexusMoeForCausalLM : nn.Module
+public sealed class NexusMoeForCausalLM : CausalLanguageModel
 {
     private readonly NexusMoeModel model;
     private readonly Linear? lm_head;
     private readonly RotaryTable rope;
+    private readonly NexusMoeConfig config;
 
     public NexusMoeForCausalLM(NexusMoeConfig config) : base(nameof(NexusMoeForCausalLM))
     {
         config.Validate();
-        Config = config;
+        this.config = config;
         model = new NexusMoeModel(config);
         if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         rope = new RotaryTable(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
         RegisterComponents();
     }
 
-    public NexusMoeConfig Config { get; }
+    public override LlamaConfig Config => config;
+    public NexusMoeConfig MoeConfig => config;
     public NexusMoeModel Decoder => model;
+    protected override Tensor TokenEmbeddings => model.EmbedTokens.weight!;
 
-    public MoeForward ForwardWithRouting(Tensor inputIds, KvCache? cache = null)
+    public override bool UseSdpa
     {
-        var (hidden, aux, experts) = model.Forward(inputIds, rope, cache);
-        var logits = lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);
-        return new MoeForward(logits, aux, experts);
+        get => model.Layers.All(l => l.Attention.UseSdpa);
+        set { foreach (var layer in model.Layers) layer.Attention.UseSdpa = value; }
     }
 
-    public Tensor Forward(Tensor inputIds, KvCache? cache = null) => ForwardWithRouting(inputIds, cache).Logits;
+    public override ModelOutput ForwardDetailed(Tensor inputIds, KvCache? cache = null)
+    {
+        var (hidden, aux, experts) = model.Forward(inputIds, rope, cache);
+        return new ModelOutput(Head(hidden), aux, experts);
+    }
 
-    /// <summary>Caches every Nexus router's expert embeddings (inference); no effect on linear routers.</summary>
-    public void PrecomputeRouters()
+    public override Tensor HiddenStates(Tensor inputIds, KvCache? cache = null) => model.Forward(inputIds, rope, cache).Hidden;
+
+    private Tensor Head(Tensor hidden) =>
+        lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);
+
+    /// <summary>Caches every Nexus router's expert embeddings E = P(D); linear routers need nothing.</summary>
+    public override void PrepareForInference()
     {
         foreach (var layer in model.Layers)
             if (layer.Moe.Router is NexusRouter nexus) nexus.Precompute();
     }
 
-    public KvCache NewCache(long batch, long capacity) =>
-        new(Config, batch, Math.Min(capacity, Config.MaxPositionEmbeddings), model.EmbedTokens.weight!.dtype, model.EmbedTokens.weight!.device);
+    public override void PrepareForTraining()
+    {
+        foreach (var layer in model.Layers)
+            if (layer.Moe.Router is NexusRouter nexus) nexus.ClearPrecomputed();
+    }
 
     protected override void Dispose(bool disposing)
     {

@@ -89,6 +89,11 @@ public sealed record NexusMoeConfig : LlamaConfig
         }
     }
 
+    /// <summary>Trainable parameters: every tensor but the fixed domain embeddings.</summary>
+    public override long ParameterCount() => TensorShapes()
+        .Where(t => !t.Name.EndsWith(".router.domain_embeddings", StringComparison.Ordinal))
+        .Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
+
     public override void Validate()
     {
         base.Validate();

@@ -24,7 +24,7 @@ public sealed record SamplingOptions
 }
 
 /// <summary>Autoregressive decoding with a KV cache: the prompt is prefilled once, then one token per step.</summary>
-public sealed class TextGenerator(LlamaForCausalLM model, ITextTokenizer tokenizer)
+public sealed class TextGenerator(CausalLanguageModel model, ITextTokenizer tokenizer)
 {
     /// <summary>
     /// Continues <paramref name="prompt"/> and returns the new text. <paramref name="onText"/> receives it as it

@@ -2,8 +2,14 @@ using static TorchSharp.torch;
 
 namespace Nexus.Training;
 
+/// <summary>The batches of a run: a pure function of (step, micro-batch), so a resumed run sees the same data.</summary>
+public interface ITrainingBatches
+{
+    (Tensor Inputs, Tensor Targets) Batch(long step, int microBatch);
+}
+
 /// <summary>Random windows of <c>sequenceLength + 1</c> tokens; inputs are the first T, targets the last T.</summary>
-public sealed class BatchSampler
+public sealed class BatchSampler : ITrainingBatches
 {
     private readonly int[] tokens;
     private readonly int batchSize;

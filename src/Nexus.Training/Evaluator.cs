@@ -3,7 +3,11 @@ using static TorchSharp.torch;
 
 namespace Nexus.Training;
 
-public sealed record EvalResult(double Loss, long Tokens)
+/// <summary>
+/// Mean next-token loss over a token stream; for an MoE also how often each expert was chosen in each layer
+/// (<c>Routing[layer][expert]</c>, counting each of a token's k choices once).
+/// </summary>
+public sealed record EvalResult(double Loss, long Tokens, long[][]? Routing = null)
 {
     public double Perplexity => Math.Exp(Loss);
 }
@@ -11,7 +15,7 @@ public sealed record EvalResult(double Loss, long Tokens)
 /// <summary>Mean next-token cross-entropy over consecutive, non-overlapping windows of a token stream.</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(LlamaForCausalLM model, int[] tokens, int sequenceLength, int batchSize, long maxTokens)
+    public static EvalResult Evaluate(CausalLanguageModel model, int[] tokens, int sequenceLength, int batchSize, long maxTokens)
     {
         var windows = (int)Math.Min((tokens.Length - 1) / sequenceLength, Math.Max(1, maxTokens / sequenceLength));
         if (windows < 1)
@@ -23,6 +27,7 @@ public static class Evaluator
             using var noGrad = no_grad();
             double lossSum = 0;
             long counted = 0;
+            long[][]? routing = null;
             for (var first = 0; first < windows; first += batchSize)
             {
                 using var scope = NewDisposeScope();
@@ -38,16 +43,29 @@ public static class Evaluator
                         targets[r * sequenceLength + t] = tokens[start + t + 1];
                     }
                 }
-                var logits = model.Forward(tensor(inputs, [rows, sequenceLength]));
+                var output = model.ForwardDetailed(tensor(inputs, [rows, sequenceLength]));
+                var logits = output.Logits;
                 var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tensor(targets), reduction: nn.Reduction.Sum);
                 lossSum += loss.item<float>();
                 counted += rows * sequenceLength;
+                if (output.ExpertsPerLayer.Count > 0) Count(ref routing, output.ExpertsPerLayer, model.Config);
             }
-            return new EvalResult(lossSum / counted, counted);
+            return new EvalResult(lossSum / counted, counted, routing);
         }
         finally
         {
             model.train(wasTraining);
+        }
+    }
+
+    private static void Count(ref long[][]? routing, IReadOnlyList<Tensor> expertsPerLayer, LlamaConfig config)
+    {
+        var experts = ((NexusMoeConfig)config).NumExperts;
+        routing ??= expertsPerLayer.Select(_ => new long[experts]).ToArray();
+        for (var layer = 0; layer < expertsPerLayer.Count; layer++)
+        {
+            var counts = expertsPerLayer[layer].reshape(-1).bincount(null, experts).data<long>().ToArray();
+            for (var e = 0; e < experts; e++) routing[layer][e] += counts[e];
         }
     }
 }

@@ -33,7 +33,8 @@ public sealed record TrainMetric(
     [property: JsonPropertyName("grad_norm")] double GradNorm,
     [property: JsonPropertyName("tokens_seen")] long TokensSeen,
     [property: JsonPropertyName("tokens_per_second")] double TokensPerSecond,
-    [property: JsonPropertyName("elapsed_seconds")] double ElapsedSeconds);
+    [property: JsonPropertyName("elapsed_seconds")] double ElapsedSeconds,
+    [property: JsonPropertyName("aux_loss")] double? AuxLoss = null);
 
 public sealed record EvalMetric(
     [property: JsonPropertyName("kind")] string Kind,

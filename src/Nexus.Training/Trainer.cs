@@ -7,7 +7,7 @@ namespace Nexus.Training;
 public sealed record TrainResult(long Steps, double FinalTrainLoss, EvalResult Validation, double TokensPerSecond, string? ResumedFrom);
 
 /// <summary>
-/// Next-token training of a <see cref="LlamaForCausalLM"/>: AdamW (ours; no decay on norms), linear warm-up then
+/// Next-token training of a dense or MoE <see cref="CausalLanguageModel"/>: AdamW (ours; no decay on norms), linear warm-up then
 /// cosine decay, gradient clipping and accumulation. Checkpoints hold model, optimizer and step; the
 /// batches of a step are a pure function of (seed, step), so a resumed run continues exactly.
 /// </summary>
@@ -18,14 +18,30 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
     /// <summary>Raised after each optimizer step with the number of steps done (benchmarks sample time and memory here).</summary>
     public event Action<long>? StepCompleted;
 
-    public TrainResult Run(LlamaForCausalLM model, TokenCorpus corpus, string runDirectory, bool resume,
+    /// <summary>Trains on one corpus: random windows of its training split, validated on its held-out tail.</summary>
+    public TrainResult Run(CausalLanguageModel model, TokenCorpus corpus, string runDirectory, bool resume,
+        ProgressReporter? progress = null, CancellationToken cancellation = default) =>
+        Run(model, new BatchSampler(corpus.Train, options.BatchSize, options.SequenceLength, options.Seed), corpus.Validation,
+            runDirectory, resume, progress, cancellation);
+
+    /// <summary>Trains on a weighted mix of domains (a finetune), validated on an equal slice of each.</summary>
+    public TrainResult Run(CausalLanguageModel model, DomainMix mix, string runDirectory, bool resume,
+        ProgressReporter? progress = null, CancellationToken cancellation = default) =>
+        Run(model, mix.Sampler(options.BatchSize, options.SequenceLength, options.Seed), mix.Validation(options.EvalTokens),
+            runDirectory, resume, progress, cancellation);
+
+    /// <summary>
+    /// The loop. An MoE's load-balancing loss (already scaled by its coefficient) is added to the
+    /// cross-entropy; the reported loss is the cross-entropy alone, comparable with a dense model's.
+    /// </summary>
+    public TrainResult Run(CausalLanguageModel model, ITrainingBatches sampler, int[] validation, string runDirectory, bool resume,
         ProgressReporter? progress = null, CancellationToken cancellation = default)
     {
         options.Validate();
         Directory.CreateDirectory(runDirectory);
+        model.PrepareForTraining();
         using var optimizer = CreateOptimizer(model, options);
         var schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
-        var sampler = new BatchSampler(corpus.Train, options.BatchSize, options.SequenceLength, options.Seed);
 
         long start = 0;
         double previousElapsed = 0;
@@ -57,15 +73,22 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
             {
                 var lr = schedule.At(step);
 
-                double loss = 0;
+                double loss = 0, auxLoss = 0;
+                var isMoe = false;
                 for (var micro = 0; micro < options.GradientAccumulation; micro++)
                 {
                     var (inputs, targets) = sampler.Batch(step, micro);
-                    var logits = model.Forward(inputs);
-                    var microLoss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1))
-                                    / options.GradientAccumulation;
-                    microLoss.backward();
-                    loss += microLoss.item<float>();
+                    var output = model.ForwardDetailed(inputs);
+                    var logits = output.Logits;
+                    var crossEntropy = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1));
+                    var objective = output.AuxLoss is { } aux ? crossEntropy + aux : crossEntropy;
+                    (objective / options.GradientAccumulation).backward();
+                    loss += crossEntropy.item<float>() / options.GradientAccumulation;
+                    if (output.AuxLoss is { } balance)
+                    {
+                        isMoe = true;
+                        auxLoss += balance.item<float>() / options.GradientAccumulation;
+                    }
                 }
                 var gradNorm = options.GradientClip > 0 ? optimizer.ClipGradientNorm(options.GradientClip) : double.NaN;
                 optimizer.Step(lr);
@@ -79,10 +102,11 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
                 StepCompleted?.Invoke(done);
                 progress?.Report(done, loss, rate, eta, force: done == options.Steps);
                 if (done % LogEvery() == 0 || done == options.Steps)
-                    metrics.Write(new TrainMetric("train", done, loss, lr, gradNorm, done * options.TokensPerStep, rate, previousElapsed + elapsed));
+                    metrics.Write(new TrainMetric("train", done, loss, lr, gradNorm, done * options.TokensPerStep, rate, previousElapsed + elapsed,
+                        isMoe ? auxLoss : null));
 
                 if (options.EvalEvery > 0 && done % options.EvalEvery == 0 && done != options.Steps)
-                    WriteEval(metrics, done, Evaluate(model, corpus));
+                    WriteEval(metrics, done, Evaluate(model, validation));
                 if (options.CheckpointEvery > 0 && done % options.CheckpointEvery == 0 && done != options.Steps)
                 {
                     Checkpoint(runDirectory, model, optimizer, done, previousElapsed + clock.Elapsed.TotalSeconds);
@@ -94,14 +118,14 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
 
         var trainedSeconds = clock.Elapsed.TotalSeconds;
         if (start < options.Steps) Checkpoint(runDirectory, model, optimizer, options.Steps, previousElapsed + trainedSeconds);
-        var validation = Evaluate(model, corpus);
-        WriteEval(metrics, options.Steps, validation);
+        var final = Evaluate(model, validation);
+        WriteEval(metrics, options.Steps, final);
         var tokensPerSecond = (options.Steps - start) * options.TokensPerStep / Math.Max(trainedSeconds, 1e-9);
-        return new TrainResult(options.Steps, lastLoss, validation, tokensPerSecond, resumedFrom);
+        return new TrainResult(options.Steps, lastLoss, final, tokensPerSecond, resumedFrom);
     }
 
-    public EvalResult Evaluate(LlamaForCausalLM model, TokenCorpus corpus) =>
-        Evaluator.Evaluate(model, corpus.Validation, options.SequenceLength, options.BatchSize, options.EvalTokens);
+    public EvalResult Evaluate(CausalLanguageModel model, int[] validation) =>
+        Evaluator.Evaluate(model, validation, options.SequenceLength, options.BatchSize, options.EvalTokens);
 
     private long LogEvery() => Math.Max(1, options.Steps / 200);
 
@@ -111,7 +135,7 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
         log($"step {step}: validation loss {result.Loss:F4}, perplexity {result.Perplexity:F2}");
     }
 
-    private void Checkpoint(string runDirectory, LlamaForCausalLM model, AdamW optimizer, long step, double elapsed)
+    private void Checkpoint(string runDirectory, CausalLanguageModel model, AdamW optimizer, long step, double elapsed)
     {
         var state = new TrainerState { Step = step, TokensSeen = step * options.TokensPerStep, ElapsedSeconds = elapsed, Options = options };
         var path = TrainingCheckpoint.Save(runDirectory, model, optimizer, state, options.KeepCheckpoints);
@@ -139,7 +163,7 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
             .Where(p => p.CanWrite && !Equals(p.GetValue(a), p.GetValue(b)))
             .Select(p => $"{p.Name} {p.GetValue(a)} → {p.GetValue(b)}"));
 
-    private static AdamW CreateOptimizer(LlamaForCausalLM model, TrainerOptions options) =>
+    private static AdamW CreateOptimizer(CausalLanguageModel model, TrainerOptions options) =>
         new(model.named_parameters().Select(p => (p.name, p.parameter, Decay: !p.name.EndsWith("norm.weight", StringComparison.Ordinal))),
             options.Beta1, options.Beta2, epsilon: 1e-8, options.WeightDecay);
 }

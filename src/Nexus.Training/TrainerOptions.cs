@@ -30,6 +30,8 @@ public sealed record TrainerOptions
     /// <summary>Checkpoints kept on disk (oldest deleted first).</summary>
     public int KeepCheckpoints { get; init; } = 2;
     public long Seed { get; init; } = 1234;
+    /// <summary>The domain mix of a finetune (name=weight,…); recorded so a resumed run must use the same one.</summary>
+    public string? Mix { get; init; }
 
     public long TokensPerStep => (long)BatchSize * SequenceLength * GradientAccumulation;
 

@@ -28,15 +28,15 @@ public static class TrainingCheckpoint
 
     public static string Folder(string runDirectory) => Path.Combine(runDirectory, "checkpoints");
 
-    public static string Save(string runDirectory, LlamaForCausalLM model, AdamW optimizer, TrainerState state, int keep)
+    public static string Save(string runDirectory, CausalLanguageModel model, AdamW optimizer, TrainerState state, int keep)
     {
         var root = Folder(runDirectory);
         Directory.CreateDirectory(root);
         var final = Path.Combine(root, $"{Prefix}{state.Step:D6}");
         AtomicDirectory.Write(final, staging =>
         {
-            model.Config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
-            ModelWeights.Save(model, Path.Combine(staging, LlamaCheckpoint.WeightsFile));
+            model.Config.Save(Path.Combine(staging, ModelCheckpoint.ConfigFile));
+            ModelWeights.Save(model, Path.Combine(staging, ModelCheckpoint.WeightsFile));
             optimizer.Save(Path.Combine(staging, OptimizerFile));
             AtomicFile.WriteAllText(Path.Combine(staging, StateFile), JsonSerializer.Serialize(state, Json));
         });
@@ -57,11 +57,11 @@ public static class TrainingCheckpoint
 
     public static string? Latest(string runDirectory) => List(runDirectory).LastOrDefault();
 
-    public static TrainerState Restore(string checkpoint, LlamaForCausalLM model, AdamW optimizer)
+    public static TrainerState Restore(string checkpoint, CausalLanguageModel model, AdamW optimizer)
     {
         var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, StateFile)), Json)
                     ?? throw new InvalidDataException($"{checkpoint}/{StateFile} is empty.");
-        using (var weights = SafetensorsCheckpoint.Open(Path.Combine(checkpoint, LlamaCheckpoint.WeightsFile)))
+        using (var weights = SafetensorsCheckpoint.Open(Path.Combine(checkpoint, ModelCheckpoint.WeightsFile)))
         {
             ModelWeights.Load(model, weights, model.Config);
         }

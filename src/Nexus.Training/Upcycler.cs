@@ -26,10 +26,10 @@ public static partial class Upcycler
         var duplicate = experts.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"Expert name '{duplicate.Key}' is given twice; names must be unique.");
 
-        var seedConfig = LlamaConfig.Load(Path.Combine(seedDirectory, LlamaCheckpoint.ConfigFile));
+        var seedConfig = LlamaConfig.Load(Path.Combine(seedDirectory, ModelCheckpoint.ConfigFile));
         foreach (var expert in experts)
         {
-            var expertConfig = LlamaConfig.Load(Path.Combine(expert.ModelDirectory, LlamaCheckpoint.ConfigFile));
+            var expertConfig = LlamaConfig.Load(Path.Combine(expert.ModelDirectory, ModelCheckpoint.ConfigFile));
             if (ArchitectureOf(expertConfig) != ArchitectureOf(seedConfig))
                 throw new InvalidDataException(
                     $"Expert '{expert.Name}' ({expert.ModelDirectory}) does not share the seed's architecture: {ArchitectureOf(expertConfig)} vs seed {ArchitectureOf(seedConfig)}.");
@@ -58,7 +58,7 @@ public static partial class Upcycler
             try
             {
                 var layout = config.TensorShapes().Select(t => new TensorSpec(t.Name, SafetensorsDtype.F32, t.Shape)).ToList();
-                using var writer = SafetensorsWriter.Create(Path.Combine(staging, LlamaCheckpoint.WeightsFile), layout,
+                using var writer = SafetensorsWriter.Create(Path.Combine(staging, ModelCheckpoint.WeightsFile), layout,
                     new Dictionary<string, string> { ["format"] = "pt", ["nexus.step"] = "upcycle" });
                 foreach (var spec in layout)
                 {
@@ -72,7 +72,7 @@ public static partial class Upcycler
             {
                 foreach (var weights in expertWeights) weights.Dispose();
             }
-            config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
+            config.Save(Path.Combine(staging, ModelCheckpoint.ConfigFile));
             Nexus.Model.Tokenization.TokenizerFiles.CopyTo(seedDirectory, staging);
         });
         return config;

@@ -80,12 +80,12 @@ public class NexusMoeModelTests
         using (no_grad()) foreach (var (_, tensor) in moe.state_dict()) tensor.normal_(0, 0.3);
         using var noGrad = no_grad();
         var ids = TinyModels.RandomIds(16, dense.Config.VocabSize, seed: 5);
-        var training = moe.ForwardWithRouting(ids);
-        moe.PrecomputeRouters();
-        var inference = moe.ForwardWithRouting(ids);
+        var training = moe.ForwardDetailed(ids);
+        moe.PrepareForInference();
+        var inference = moe.ForwardDetailed(ids);
         Assert.True(training.Logits.allclose(inference.Logits, rtol: 0, atol: 1e-5));
         Assert.All(training.ExpertsPerLayer.Zip(inference.ExpertsPerLayer), p => Assert.True((p.First == p.Second).all().item<bool>()));
-        Assert.True(training.AuxLoss.item<float>() > 0);
+        Assert.True(training.AuxLoss!.item<float>() > 0);
     }
 
     [Theory]

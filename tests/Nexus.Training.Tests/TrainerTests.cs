@@ -34,7 +34,7 @@ public class TrainerTests
         using var model = NewModel();
         var options = Quick with { Steps = 200, CheckpointEvery = 0 };
         var trainer = new Trainer(options);
-        var initial = trainer.Evaluate(model, corpus);
+        var initial = trainer.Evaluate(model, corpus.Validation);
 
         var result = trainer.Run(model, corpus, Path.Combine(temp.Path, "run"), resume: false);
 

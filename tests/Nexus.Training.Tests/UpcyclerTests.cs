@@ -18,7 +18,7 @@ public sealed class UpcyclerTests : IDisposable
         using var model = new LlamaForCausalLM(config ?? LlamaConfig.Preset("tiny"));
         model.InitializeWeights(seed);
         var directory = Path.Combine(temp.Path, name);
-        LlamaCheckpoint.Save(model, directory, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(model, directory, TokenizerFiles.SaveByte);
         return directory;
     }
 

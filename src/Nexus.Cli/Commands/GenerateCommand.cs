@@ -37,8 +37,9 @@ public static class GenerateCommand
             if (text.Length == 0) throw new ArgumentException("--prompt is empty; give some text to continue.");
             CliHost.ConfigureThreads(parsed.GetValue(threads));
 
-            var (loaded, tokenizer) = LlamaCheckpoint.Load(parsed.GetValue(model)!);
+            var (loaded, tokenizer) = ModelCheckpoint.Load(parsed.GetValue(model)!);
             using var _ = loaded;
+            loaded.PrepareForInference();
             Console.Write(text);
             new TextGenerator(loaded, tokenizer).Generate(text, options, chunk => Console.Write(chunk));
             Console.WriteLine();

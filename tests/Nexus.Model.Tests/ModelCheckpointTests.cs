@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 
 namespace Nexus.Model.Tests;
 
-public class LlamaCheckpointTests
+public class ModelCheckpointTests
 {
-    private static void AssertSameLogits(LlamaForCausalLM expected, LlamaForCausalLM actual, double tolerance)
+    private static void AssertSameLogits(CausalLanguageModel expected, CausalLanguageModel actual, double tolerance)
     {
         using var noGrad = no_grad();
         var ids = TinyModels.RandomIds(10, expected.Config.VocabSize, seed: 9);
@@ -21,9 +21,9 @@ public class LlamaCheckpointTests
     {
         using var temp = new TempDirectory();
         using var model = TinyModels.Create(TinyModels.Config(tied));
-        LlamaCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
 
-        var (loaded, tokenizer) = LlamaCheckpoint.Load(temp.Path);
+        var (loaded, tokenizer) = ModelCheckpoint.Load(temp.Path);
         using var _ = loaded;
         Assert.IsType<ByteTokenizer>(tokenizer);
         Assert.Equal(model.Config.ToJson(), loaded.Config.ToJson());
@@ -35,11 +35,11 @@ public class LlamaCheckpointTests
     {
         using var temp = new TempDirectory();
         using var model = TinyModels.Create();
-        LlamaCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte, SafetensorsDtype.BF16);
-        using var file = SafetensorsFile.Open(Path.Combine(temp.Path, LlamaCheckpoint.WeightsFile));
+        ModelCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte, SafetensorsDtype.BF16);
+        using var file = SafetensorsFile.Open(Path.Combine(temp.Path, ModelCheckpoint.WeightsFile));
         Assert.All(file.Tensors, t => Assert.Equal(SafetensorsDtype.BF16, t.Dtype));
 
-        using var loaded = LlamaCheckpoint.LoadModel(temp.Path);
+        using var loaded = ModelCheckpoint.LoadDense(temp.Path);
         Assert.Equal(ScalarType.Float32, loaded.Decoder.EmbedTokens.weight!.dtype);
         foreach (var ((name, a), (_, b)) in model.named_parameters().Zip(loaded.named_parameters()))
             Assert.True(a.allclose(b, rtol: 1e-2, atol: 1e-2), $"{name} differs beyond bf16 rounding");
@@ -50,7 +50,7 @@ public class LlamaCheckpointTests
     {
         using var temp = new TempDirectory();
         using var model = TinyModels.Create(TinyModels.Config(tied: true));
-        model.Config.Save(Path.Combine(temp.Path, LlamaCheckpoint.ConfigFile));
+        model.Config.Save(Path.Combine(temp.Path, ModelCheckpoint.ConfigFile));
         // As the Hub writes them: reversed order, sharded, a redundant lm_head copy and rotary frequencies.
         var tensors = model.named_parameters().Reverse()
             .Select(p => (Name: p.name, Tensor: p.parameter.detach()))
@@ -66,7 +66,7 @@ public class LlamaCheckpointTests
         TokenizerFiles.SaveByte(temp.Path);
         Assert.True(File.Exists(Path.Combine(temp.Path, "model.safetensors.index.json")));
 
-        using var loaded = LlamaCheckpoint.LoadModel(temp.Path);
+        using var loaded = ModelCheckpoint.LoadDense(temp.Path);
         AssertSameLogits(model, loaded, 0);
     }
 
@@ -75,11 +75,11 @@ public class LlamaCheckpointTests
     {
         using var temp = new TempDirectory();
         using var model = TinyModels.Create();
-        LlamaCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
         var wider = model.Config with { IntermediateSize = model.Config.IntermediateSize * 2 };
-        wider.Save(Path.Combine(temp.Path, LlamaCheckpoint.ConfigFile));
+        wider.Save(Path.Combine(temp.Path, ModelCheckpoint.ConfigFile));
 
-        var error = Assert.Throws<InvalidDataException>(() => LlamaCheckpoint.LoadModel(temp.Path));
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadDense(temp.Path));
         Assert.Contains("mlp.gate_proj.weight has shape", error.Message);
     }
 
@@ -88,10 +88,10 @@ public class LlamaCheckpointTests
     {
         using var temp = new TempDirectory();
         using var model = TinyModels.Create();
-        LlamaCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
-        (model.Config with { NumHiddenLayers = 3 }).Save(Path.Combine(temp.Path, LlamaCheckpoint.ConfigFile));
+        ModelCheckpoint.Save(model, temp.Path, TokenizerFiles.SaveByte);
+        (model.Config with { NumHiddenLayers = 3 }).Save(Path.Combine(temp.Path, ModelCheckpoint.ConfigFile));
 
-        var error = Assert.Throws<InvalidDataException>(() => LlamaCheckpoint.LoadModel(temp.Path));
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadDense(temp.Path));
         Assert.Contains("missing tensors: model.layers.2.", error.Message);
     }
 
@@ -101,9 +101,9 @@ public class LlamaCheckpointTests
         using var temp = new TempDirectory();
         using var first = TinyModels.Create(seed: 1);
         using var second = TinyModels.Create(seed: 2);
-        LlamaCheckpoint.Save(first, temp.Path, TokenizerFiles.SaveByte);
-        LlamaCheckpoint.Save(second, temp.Path, TokenizerFiles.SaveByte);
-        using var loaded = LlamaCheckpoint.LoadModel(temp.Path);
+        ModelCheckpoint.Save(first, temp.Path, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(second, temp.Path, TokenizerFiles.SaveByte);
+        using var loaded = ModelCheckpoint.LoadDense(temp.Path);
         AssertSameLogits(second, loaded, 0);
         var leftovers = Directory.GetDirectories(Path.GetDirectoryName(temp.Path)!)
             .Where(d => d != temp.Path && Path.GetFileName(d).Contains(Path.GetFileName(temp.Path), StringComparison.Ordinal));

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Nexus.Model;
+using Nexus.Model.Tokenization;
+using Nexus.Training;
+
+namespace Nexus.Cli.Commands;
+
+/// <summary><c>nexus finetune</c>: trains an MoE (router, experts and all) on a weighted mix of domains, with the load-balancing loss.</summary>
+public static class FinetuneCommand
+{
+    /// <summary>A finetune is short and gentle next to pre-training.</summary>
+    public static readonly TrainerOptions Defaults = new()
+    {
+        Steps = 200, LearningRate = 1e-3, WarmupSteps = 20, EvalEvery = 0, CheckpointEvery = 50,
+    };
+
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "The MoE model folder to finetune (from `nexus upcycle`, `extend` or `remove`).", Required = true };
+        var domains = new DomainOptionSet("A domain's text as NAME=PATH (repeat; repeat a name to add paths).");
+        var mix = new Option<string>("--mix") { Description = "Domain weights: proportional (to training tokens), uniform, or NAME=WEIGHT,… .", DefaultValueFactory = _ => "proportional" };
+        var output = new Option<string>("--out") { Description = "Run folder: checkpoints/, metrics.jsonl and the final model/ go here.", Required = true };
+        var training = new TrainingOptionSet(Defaults);
+
+        var command = new Command("finetune", "Finetune an MoE on a weighted mix of domains (cross-entropy + load-balancing loss); checkpoints and resumes like `train`.")
+        {
+            model, mix, output,
+        };
+        domains.AddTo(command);
+        training.AddTo(command);
+        command.SetAction(parsed =>
+        {
+            var source = parsed.GetValue(model)!;
+            var tokenizer = TokenizerFiles.Load(source);
+            var data = domains.Read(parsed, tokenizer);
+            var weights = DomainMix.Parse(data, parsed.GetValue(mix)!);
+            Run(source, weights, training, parsed, parsed.GetValue(output)!);
+            return CliHost.Success;
+        });
+        return command;
+    }
+
+    /// <summary>The finetune itself, shared by <c>finetune</c>, <c>extend</c> and <c>remove</c>: returns the final model folder.</summary>
+    public static string Run(string modelDirectory, DomainMix mix, TrainingOptionSet training, ParseResult parsed, string runDirectory)
+    {
+        var options = training.Read(parsed, mix.ToString());
+        var dtype = ModelWeights.ParseDtype(training.Dtype(parsed));
+        CliHost.ConfigureThreads(training.Threads(parsed));
+        var model = ModelCheckpoint.LoadModel(modelDirectory);
+        using var _ = model;
+        if (model.Config is not NexusMoeConfig moe)
+            throw new ArgumentException($"{modelDirectory} holds a dense model; finetune takes an MoE (use `nexus train --init` for a dense one).");
+        if (options.SequenceLength > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"--seq-len {options.SequenceLength} exceeds the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings}).");
+        model.UseSdpa = training.UseSdpa(parsed);
+        model.train();
+
+        Console.WriteLine($"Finetuning {moe.NumExperts} experts ({moe.RouterType} router), {model.Config.ParameterCount():N0} parameters, " +
+                          $"for {options.Steps} steps on {mix}.");
+        using var shutdown = new ShutdownSignal();
+        var result = new Trainer(options, Console.WriteLine)
+            .Run(model, mix, runDirectory, training.Resume(parsed), ProgressReporter.ForConsole(options.Steps), shutdown.Token);
+
+        var final = Path.Combine(runDirectory, "model");
+        ModelCheckpoint.Save(model, final, target => TokenizerFiles.CopyTo(modelDirectory, target), dtype);
+        Console.WriteLine($"Finetuned {result.Steps} steps at {result.TokensPerSecond:N0} tokens/s: train loss {result.FinalTrainLoss:F4}, " +
+                          $"validation loss {result.Validation.Loss:F4} (perplexity {result.Validation.Perplexity:F2}).");
+        Console.WriteLine($"Model saved to {final}");
+        return final;
+    }
+}
