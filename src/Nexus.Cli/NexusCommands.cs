@@ -10,5 +10,7 @@ public static class NexusCommands
         {
             TrainCommand.Create(),
             GenerateCommand.Create(),
+            ExtendCommand.Create(),
+            RemoveCommand.Create(),
         };
 }

@@ -427,6 +427,18 @@ public sealed class ExpertSurgeryTests : IDisposable
         }
     }
 
+    [Fact]
+    public void SurgeryCanRewriteAModelFolderInPlace()
+    {
+        var moeDirectory = SaveMoe("moe", RouterKind.Linear, ["law", "poems"], seed: 26);
+        ExpertSurgery.Extend(moeDirectory, new UpcycleExpert("code", SaveDense("code", 27), null), moeDirectory);
+        ExpertSurgery.Remove(moeDirectory, "law", moeDirectory);
+
+        Assert.Equal(["poems", "code"], Config(moeDirectory).ExpertNames);
+        using var model = LoadModel(moeDirectory);
+        Assert.DoesNotContain(Directory.GetDirectories(temp.Path), d => Path.GetFileName(d).StartsWith(".moe", StringComparison.Ordinal));
+    }
+
     // ---- bad input -------------------------------------------------------------------------------
 
     [Fact]
