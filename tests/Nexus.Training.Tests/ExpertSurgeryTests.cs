@@ -428,6 +428,26 @@ public sealed class ExpertSurgeryTests : IDisposable
     }
 
     [Fact]
+    public void TheOutputKeepsTheMoesDtypesAndABf16ExpertWidensExactly()
+    {
+        var moeDirectory = SaveMoe("moe", RouterKind.Nexus, ["law"], seed: 28);
+        var denseDirectory = Path.Combine(temp.Path, "code-bf16");
+        using (var model = new LlamaForCausalLM(Tiny))
+        {
+            Randomize(model, 29);
+            LlamaCheckpoint.Save(model, denseDirectory, TokenizerFiles.SaveByte, SafetensorsDtype.BF16);
+        }
+        var output = Path.Combine(temp.Path, "extended");
+        ExpertSurgery.Extend(moeDirectory, new UpcycleExpert("code", denseDirectory, Embedding(30)), output);
+
+        using var dense = SafetensorsCheckpoint.Open(denseDirectory);
+        using var extended = SafetensorsCheckpoint.Open(output);
+        Assert.All(extended.Names, name => Assert.Equal(SafetensorsDtype.F32, extended.Entry(name).Dtype));
+        foreach (var proj in Projections)
+            Assert.Equal(Floats(dense, $"model.layers.1.mlp.{proj}.weight"), Floats(extended, $"model.layers.1.mlp.experts.1.{proj}.weight"));
+    }
+
+    [Fact]
     public void SurgeryCanRewriteAModelFolderInPlace()
     {
         var moeDirectory = SaveMoe("moe", RouterKind.Linear, ["law", "poems"], seed: 26);
