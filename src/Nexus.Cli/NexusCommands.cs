@@ -14,5 +14,7 @@ public static class NexusCommands
             FinetuneCommand.Create(),
             EvaluateCommand.Create(),
             GenerateCommand.Create(),
+            ExtendCommand.Create(),
+            RemoveCommand.Create(),
         };
 }
