@@ -12,9 +12,9 @@ public static class NexusCommands
             EmbedCommand.Create(),
             UpcycleCommand.Create(),
             FinetuneCommand.Create(),
-            EvaluateCommand.Create(),
-            GenerateCommand.Create(),
             ExtendCommand.Create(),
             RemoveCommand.Create(),
+            EvaluateCommand.Create(),
+            GenerateCommand.Create(),
         };
 }

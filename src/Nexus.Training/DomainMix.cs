@@ -69,7 +69,7 @@ public sealed class DomainMix
         return new DomainMix(domains, raw.Select(w => w / total).ToArray());
     }
 
-    /// <summary>Parses --mix: "proportional", "uniform", or "name=weight,name=weight".</summary>
+    /// <summary>Parses --mix: "proportional", "uniform", "extension:NAME" (half NAME, half the rest) or "name=weight,name=weight".</summary>
     public static DomainMix Parse(IReadOnlyList<Domain> domains, string mix)
     {
         switch (mix.Trim().ToLowerInvariant())
@@ -77,12 +77,13 @@ public sealed class DomainMix
             case "proportional": return Create(domains, MixPolicy.Proportional);
             case "uniform": return Create(domains, MixPolicy.Uniform);
         }
+        if (mix.StartsWith("extension:", StringComparison.OrdinalIgnoreCase)) return ForExtension(domains, mix["extension:".Length..].Trim());
         var weights = new Dictionary<string, double>();
         foreach (var part in mix.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var equals = part.IndexOf('=');
             if (equals <= 0 || !double.TryParse(part[(equals + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var weight))
-                throw new ArgumentException($"--mix '{mix}': '{part}' is not NAME=WEIGHT; use proportional, uniform, or e.g. law=1,code=3.");
+                throw new ArgumentException($"--mix '{mix}': '{part}' is not NAME=WEIGHT; use proportional, uniform, extension:NAME, or e.g. law=1,code=3.");
             weights[part[..equals]] = weight;
         }
         return Create(domains, weights);

@@ -34,7 +34,7 @@ public static partial class ExpertSurgery
             throw new ArgumentException($"The model already has an expert named '{expert.Name}' (experts: {string.Join(", ", moe.ExpertNames)}); names must be unique.");
         if (!Directory.Exists(expert.ModelDirectory))
             throw new DirectoryNotFoundException($"Expert '{expert.Name}': model directory '{expert.ModelDirectory}' does not exist.");
-        var dense = LlamaConfig.Load(Path.Combine(expert.ModelDirectory, LlamaCheckpoint.ConfigFile));
+        var dense = LlamaConfig.Load(Path.Combine(expert.ModelDirectory, ModelCheckpoint.ConfigFile));
         if (CheckpointTensors.ArchitectureOf(dense) != CheckpointTensors.ArchitectureOf(moe))
             throw new InvalidDataException(
                 $"Expert '{expert.Name}' ({expert.ModelDirectory}) does not share the MoE's architecture: " +
@@ -120,7 +120,7 @@ public static partial class ExpertSurgery
                 }
             }
             Write(staging, plan, "extend");
-            config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
+            config.Save(Path.Combine(staging, ModelCheckpoint.ConfigFile));
             TokenizerFiles.CopyTo(moeDirectory, staging);
         });
         return config;
@@ -181,7 +181,7 @@ public static partial class ExpertSurgery
                 }
             }
             Write(staging, plan, "remove");
-            config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
+            config.Save(Path.Combine(staging, ModelCheckpoint.ConfigFile));
             TokenizerFiles.CopyTo(moeDirectory, staging);
         });
         return config;
@@ -190,12 +190,12 @@ public static partial class ExpertSurgery
     private static NexusMoeConfig LoadMoe(string directory)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model directory '{directory}' does not exist.");
-        return NexusMoeConfig.Load(Path.Combine(directory, LlamaCheckpoint.ConfigFile));
+        return NexusMoeConfig.Load(Path.Combine(directory, ModelCheckpoint.ConfigFile));
     }
 
     private static void Write(string staging, List<(TensorSpec Spec, Action<SafetensorsWriter, TensorSpec> Write)> plan, string step)
     {
-        using var writer = SafetensorsWriter.Create(Path.Combine(staging, LlamaCheckpoint.WeightsFile), plan.Select(p => p.Spec).ToList(),
+        using var writer = SafetensorsWriter.Create(Path.Combine(staging, ModelCheckpoint.WeightsFile), plan.Select(p => p.Spec).ToList(),
             new Dictionary<string, string> { ["format"] = "pt", ["nexus.step"] = step });
         foreach (var (spec, write) in plan) write(writer, spec);
         writer.Commit();

@@ -1,4 +1,5 @@
 using Nexus.Cli;
+using static Nexus.Cli.Tests.CliRun;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)] // the tests capture the process-wide Console
 
@@ -12,25 +13,6 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errorWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try
-        {
-            var code = CliHost.Run(NexusCommands.CreateRoot(), args);
-            return (code, outWriter.ToString(), errorWriter.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
-
     private string Corpus()
     {
         var path = Path.Combine(directory, "corpus.txt");
@@ -38,26 +20,18 @@ public sealed class CliTests : IDisposable
         return path;
     }
 
-    private static void AssertOneLineError((int Code, string Out, string Error) result, string expected)
-    {
-        Assert.Equal(CliHost.BadInput, result.Code);
-        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains(expected, lines[0]);
-    }
-
     [Fact]
     public void TrainsThenGenerates()
     {
         var run = Path.Combine(directory, "run");
-        var train = Run("train", "--data", Corpus(), "--out", run, "--model-size", "tiny", "--steps", "30",
+        var train = Invoke("train", "--data", Corpus(), "--out", run, "--model-size", "tiny", "--steps", "30",
             "--batch-size", "4", "--seq-len", "32", "--eval-tokens", "256", "--threads", "1");
         Assert.True(train.Code == 0, train.Error);
         Assert.Contains("validation loss", train.Out);
         Assert.True(File.Exists(Path.Combine(run, "model", "config.json")));
         Assert.True(File.Exists(Path.Combine(run, "model", "model.safetensors")));
 
-        var generate = Run("generate", "--model", Path.Combine(run, "model"), "--prompt", "the quick", "--max-tokens", "20",
+        var generate = Invoke("generate", "--model", Path.Combine(run, "model"), "--prompt", "the quick", "--max-tokens", "20",
             "--temperature", "0", "--threads", "1");
         Assert.True(generate.Code == 0, generate.Error);
         Assert.StartsWith("the quick", generate.Out);
@@ -66,35 +40,35 @@ public sealed class CliTests : IDisposable
 
     [Fact]
     public void MissingDataFileIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--data", "/no/such/file.txt", "--out", directory), "/no/such/file.txt");
+        AssertOneLineError(Invoke("train", "--data", "/no/such/file.txt", "--out", directory), "/no/such/file.txt");
 
     [Fact]
     public void NegativeStepsIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--data", Corpus(), "--out", directory, "--steps", "-5"), "--steps");
+        AssertOneLineError(Invoke("train", "--data", Corpus(), "--out", directory, "--steps", "-5"), "--steps");
 
     [Fact]
     public void UnknownDtypeIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--data", Corpus(), "--out", directory, "--dtype", "f8"), "f8");
+        AssertOneLineError(Invoke("train", "--data", Corpus(), "--out", directory, "--dtype", "f8"), "f8");
 
     [Fact]
     public void UnknownPresetIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--data", Corpus(), "--out", directory, "--model-size", "huge"), "huge");
+        AssertOneLineError(Invoke("train", "--data", Corpus(), "--out", directory, "--model-size", "huge"), "huge");
 
     [Fact]
     public void MissingRequiredOptionIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--out", directory), "--data");
+        AssertOneLineError(Invoke("train", "--out", directory), "--data");
 
     [Fact]
     public void NonNumericStepsIsOneClearLine() =>
-        AssertOneLineError(Run("train", "--data", Corpus(), "--out", directory, "--steps", "many"), "many");
+        AssertOneLineError(Invoke("train", "--data", Corpus(), "--out", directory, "--steps", "many"), "many");
 
     [Fact]
     public void MissingModelIsOneClearLine() =>
-        AssertOneLineError(Run("generate", "--model", Path.Combine(directory, "absent"), "--prompt", "hi"), "absent");
+        AssertOneLineError(Invoke("generate", "--model", Path.Combine(directory, "absent"), "--prompt", "hi"), "absent");
 
     [Fact]
     public void BadTopPIsOneClearLine() =>
-        AssertOneLineError(Run("generate", "--model", directory, "--prompt", "hi", "--top-p", "1.5"), "top-p");
+        AssertOneLineError(Invoke("generate", "--model", directory, "--prompt", "hi", "--top-p", "1.5"), "top-p");
 
     [Theory]
     [InlineData("train", "tokens")]
@@ -102,7 +76,7 @@ public sealed class CliTests : IDisposable
     [InlineData("generate", "Tokens to generate")]
     public void HelpStatesUnits(string command, string expected)
     {
-        var help = Run(command, "--help");
+        var help = Invoke(command, "--help");
         Assert.Equal(0, help.Code);
         Assert.Contains(expected, help.Out);
     }

@@ -64,6 +64,31 @@ public sealed class NexusPipelineTests : IDisposable
     }
 
     [Fact]
+    public void ExtendingAndRemovingRunTheirShortFinetuneOnTheRightMix()
+    {
+        TrainSeedAndExperts();
+        AssertSuccess(Invoke("upcycle", "--seed-model", P("seed/model"), "--expert", $"prose={P("prose-run/model")}",
+            "--embedding", P("prose.embedding.json"), "--out", P("moe1")));
+        var domains = new[] { "--domain", $"prose={P("prose")}", "--domain", $"code={P("code")}" };
+
+        var extend = Invoke(["extend", "--model", P("moe1"), "--expert", $"code={P("code-run/model")}", "--embedding", P("code.embedding.json"),
+            "--out", P("moe2"), .. domains, "--steps", "4", "--finetune-out", P("extend-ft"), .. Small]);
+        AssertSuccess(extend);
+        Assert.Contains("prose=0.5,code=0.5", extend.Out); // the 50/50 mix of the old domain and the new one
+        Assert.True(File.Exists(P("extend-ft/model/model.safetensors")));
+
+        var remove = Invoke(["remove", "--model", P("extend-ft/model"), "--expert", "prose", "--out", P("moe3"),
+            "--domain", $"code={P("code")}", "--steps", "3", "--finetune-out", P("remove-ft"), .. Small]);
+        AssertSuccess(remove);
+        Assert.Contains("1 experts remain (code)", remove.Out);
+        Assert.True(File.Exists(P("remove-ft/model/model.safetensors")));
+
+        AssertOneLineError(Invoke(["extend", "--model", P("moe1"), "--expert", $"code={P("code-run/model")}", "--embedding", P("code.embedding.json"),
+            "--out", P("moe4"), "--steps", "4", "--finetune-out", P("x")]), "give its data with --domain");
+        Assert.False(Directory.Exists(P("moe4"))); // checked before the surgery
+    }
+
+    [Fact]
     public void AUserSuppliedVectorBecomesADomainEmbedding()
     {
         File.WriteAllText(P("vector.txt"), "0.5, -1.25\n3e-2 4");

@@ -3,6 +3,8 @@ using Nexus.Model;
 using Nexus.Model.Tokenization;
 using Nexus.Training;
 
+using static Nexus.Cli.Tests.CliRun;
+
 namespace Nexus.Cli.Tests;
 
 public sealed class SurgeryCommandTests : IDisposable
@@ -13,39 +15,12 @@ public sealed class SurgeryCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errorWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try
-        {
-            var code = CliHost.Run(NexusCommands.CreateRoot(), args);
-            return (code, outWriter.ToString(), errorWriter.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
-
-    private static void AssertOneLineError((int Code, string Out, string Error) result, string expected)
-    {
-        Assert.Equal(CliHost.BadInput, result.Code);
-        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains(expected, lines[0]);
-    }
-
     private string Dense(string name, long seed)
     {
         using var model = new LlamaForCausalLM(LlamaConfig.Preset("tiny"));
         model.InitializeWeights(seed);
         var path = Path.Combine(directory, name);
-        LlamaCheckpoint.Save(model, path, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(model, path, TokenizerFiles.SaveByte);
         return path;
     }
 
@@ -72,14 +47,14 @@ public sealed class SurgeryCommandTests : IDisposable
     {
         var moe = Moe();
         var extended = Path.Combine(directory, "extended");
-        var extend = Run("extend", "--model", moe, "--expert", "code=" + Dense("code", 4), "--embedding", EmbeddingFile("code", 3), "--out", extended);
+        var extend = Invoke("extend", "--model", moe, "--expert", "code=" + Dense("code", 4), "--embedding", EmbeddingFile("code", 3), "--out", extended);
         Assert.True(extend.Code == 0, extend.Error);
         Assert.Contains("3 experts (law, poems, code)", extend.Out);
         Assert.Contains("λ = 1/3", extend.Out);
         Assert.Equal(["law", "poems", "code"], NexusMoeConfig.Load(Path.Combine(extended, "config.json")).ExpertNames);
 
         var smaller = Path.Combine(directory, "smaller");
-        var remove = Run("remove", "--model", extended, "--expert", "law", "--out", smaller);
+        var remove = Invoke("remove", "--model", extended, "--expert", "law", "--out", smaller);
         Assert.True(remove.Code == 0, remove.Error);
         Assert.Contains("2 experts remain (poems, code)", remove.Out);
         Assert.Equal(["poems", "code"], NexusMoeConfig.Load(Path.Combine(smaller, "config.json")).ExpertNames);
@@ -89,34 +64,34 @@ public sealed class SurgeryCommandTests : IDisposable
     public void AnEmbeddingOfAnotherDomainIsOneClearLine()
     {
         var moe = Moe();
-        AssertOneLineError(Run("extend", "--model", moe, "--expert", "code=" + Dense("code", 4), "--embedding", EmbeddingFile("legal", 3),
+        AssertOneLineError(Invoke("extend", "--model", moe, "--expert", "code=" + Dense("code", 4), "--embedding", EmbeddingFile("legal", 3),
             "--out", Path.Combine(directory, "out")), "domain embedding of 'legal', not of the new expert 'code'");
         Assert.False(Directory.Exists(Path.Combine(directory, "out")));
     }
 
     [Fact]
     public void AMissingEmbeddingIsOneClearLine() =>
-        AssertOneLineError(Run("extend", "--model", Moe(), "--expert", "code=" + Dense("code", 4), "--out", Path.Combine(directory, "out")),
+        AssertOneLineError(Invoke("extend", "--model", Moe(), "--expert", "code=" + Dense("code", 4), "--out", Path.Combine(directory, "out")),
             "nexus embed");
 
     [Fact]
     public void AnExpertWithoutADirectoryIsOneClearLine() =>
-        AssertOneLineError(Run("extend", "--model", directory, "--expert", "code", "--out", Path.Combine(directory, "out")), "NAME=DENSE_DIR");
+        AssertOneLineError(Invoke("extend", "--model", directory, "--expert", "code", "--out", Path.Combine(directory, "out")), "NAME=DENSE_DIR");
 
     [Fact]
     public void RemovingAnUnknownExpertIsOneClearLineNamingTheKnownOnes() =>
-        AssertOneLineError(Run("remove", "--model", Moe(), "--expert", "code", "--out", Path.Combine(directory, "out")), "law, poems");
+        AssertOneLineError(Invoke("remove", "--model", Moe(), "--expert", "code", "--out", Path.Combine(directory, "out")), "law, poems");
 
     [Fact]
     public void ADenseModelIsNotAnMoe() =>
-        AssertOneLineError(Run("remove", "--model", Dense("dense", 5), "--expert", "law", "--out", Path.Combine(directory, "out")), "nexus_moe");
+        AssertOneLineError(Invoke("remove", "--model", Dense("dense", 5), "--expert", "law", "--out", Path.Combine(directory, "out")), "nexus_moe");
 
     [Theory]
     [InlineData("extend", "NAME=DENSE_DIR")]
     [InlineData("remove", "num_experts_per_tok")]
     public void HelpSaysWhatToPass(string command, string expected)
     {
-        var help = Run(command, "--help");
+        var help = Invoke(command, "--help");
         Assert.Equal(0, help.Code);
         Assert.Contains(expected, help.Out);
     }

@@ -43,8 +43,8 @@ public sealed class ExpertSurgeryTests : IDisposable
         var directory = Path.Combine(temp.Path, name);
         AtomicDirectory.Write(directory, staging =>
         {
-            config.Save(Path.Combine(staging, LlamaCheckpoint.ConfigFile));
-            ModelWeights.Save(model, Path.Combine(staging, LlamaCheckpoint.WeightsFile));
+            config.Save(Path.Combine(staging, ModelCheckpoint.ConfigFile));
+            ModelWeights.Save(model, Path.Combine(staging, ModelCheckpoint.WeightsFile));
             TokenizerFiles.SaveByte(staging);
         });
         return directory;
@@ -63,7 +63,7 @@ public sealed class ExpertSurgeryTests : IDisposable
                 if (!tensorName.Contains(".mlp.", StringComparison.Ordinal)) tensor.copy_(Read(moe, tensorName));
         }
         var directory = Path.Combine(temp.Path, name);
-        LlamaCheckpoint.Save(model, directory, TokenizerFiles.SaveByte);
+        ModelCheckpoint.Save(model, directory, TokenizerFiles.SaveByte);
         return directory;
     }
 
@@ -84,7 +84,7 @@ public sealed class ExpertSurgeryTests : IDisposable
     private static bool SameBytes(SafetensorsCheckpoint a, string nameA, SafetensorsCheckpoint b, string nameB) =>
         a.Entry(nameA).Dtype == b.Entry(nameB).Dtype && a.GetBytes(nameA).SequenceEqual(b.GetBytes(nameB));
 
-    private static NexusMoeConfig Config(string directory) => NexusMoeConfig.Load(Path.Combine(directory, LlamaCheckpoint.ConfigFile));
+    private static NexusMoeConfig Config(string directory) => NexusMoeConfig.Load(Path.Combine(directory, ModelCheckpoint.ConfigFile));
 
     private static NexusMoeForCausalLM LoadModel(string directory)
     {
@@ -284,8 +284,8 @@ public sealed class ExpertSurgeryTests : IDisposable
         using var back = LoadModel(restoredDirectory);
         using var noGrad = no_grad();
         var ids = randint(0, Tiny.VocabSize, [4, 48], generator: new Generator(12));
-        var old = before.ForwardWithRouting(ids);
-        var extendedRun = after.ForwardWithRouting(ids);
+        var old = before.ForwardDetailed(ids);
+        var extendedRun = after.ForwardDetailed(ids);
         // Embeddings, attention and norms are the MoE's, so layer 0's router sees the same states: a token not
         // sent to the new expert keeps its old expert, token by token.
         var oldChoice = old.ExpertsPerLayer[0].squeeze(1);
@@ -435,7 +435,7 @@ public sealed class ExpertSurgeryTests : IDisposable
         using (var model = new LlamaForCausalLM(Tiny))
         {
             Randomize(model, 29);
-            LlamaCheckpoint.Save(model, denseDirectory, TokenizerFiles.SaveByte, SafetensorsDtype.BF16);
+            ModelCheckpoint.Save(model, denseDirectory, TokenizerFiles.SaveByte, SafetensorsDtype.BF16);
         }
         var output = Path.Combine(temp.Path, "extended");
         ExpertSurgery.Extend(moeDirectory, new UpcycleExpert("code", denseDirectory, Embedding(30)), output);

@@ -18,13 +18,16 @@ public static class ExtendCommand
         var command = new Command("extend",
             "Append a dense expert to a Nexus MoE: its FFN becomes the last routed expert, every non-FFN parameter becomes " +
             "(1−λ)·MoE + λ·expert with λ = 1/(experts+1), and the router takes the new domain embedding (a linear router is reset). " +
-            "Finetune afterwards.")
+            "With --steps, a short finetune follows on a 50/50 mix of the new domain and the old ones.")
         {
             model, expert, embedding, output, seed,
         };
+        var finetune = new FinetuneCommand.FollowUp("extension:NAME");
+        finetune.AddTo(command);
         command.SetAction(parsed =>
         {
             var (name, denseDirectory) = ParseExpert(parsed.GetValue(expert)!);
+            finetune.Validate(parsed);
             var embeddingPath = parsed.GetValue(embedding);
             float[]? vector = null;
             if (embeddingPath is not null)
@@ -44,6 +47,7 @@ public static class ExtendCommand
                 : $"linear router: reset (seed {parsed.GetValue(seed)})" + (vector is null ? "" : ", --embedding not used");
             Console.WriteLine($"Extended {moeDirectory} with '{name}' ({denseDirectory}) into {outputDirectory}: {config.NumExperts} experts " +
                               $"({string.Join(", ", config.ExpertNames)}); non-FFN parameters merged with λ = 1/{config.NumExperts}; {router}.");
+            finetune.RunIfAsked(parsed, outputDirectory, $"extension:{name}");
             return CliHost.Success;
         });
         return command;

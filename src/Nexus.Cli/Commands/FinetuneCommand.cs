@@ -14,11 +14,14 @@ public static class FinetuneCommand
         Steps = 200, LearningRate = 1e-3, WarmupSteps = 20, EvalEvery = 0, CheckpointEvery = 50,
     };
 
+    private const string MixDescription =
+        "Domain weights: proportional (to training tokens), uniform, extension:NAME (half NAME, half the others, uniformly), or NAME=WEIGHT,… .";
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "The MoE model folder to finetune (from `nexus upcycle`, `extend` or `remove`).", Required = true };
         var domains = new DomainOptionSet("A domain's text as NAME=PATH (repeat; repeat a name to add paths).");
-        var mix = new Option<string>("--mix") { Description = "Domain weights: proportional (to training tokens), uniform, or NAME=WEIGHT,… .", DefaultValueFactory = _ => "proportional" };
+        var mix = new Option<string>("--mix") { Description = MixDescription, DefaultValueFactory = _ => "proportional" };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoints/, metrics.jsonl and the final model/ go here.", Required = true };
         var training = new TrainingOptionSet(Defaults);
 
@@ -67,5 +70,49 @@ public static class FinetuneCommand
                           $"validation loss {result.Validation.Loss:F4} (perplexity {result.Validation.Perplexity:F2}).");
         Console.WriteLine($"Model saved to {final}");
         return final;
+    }
+
+    /// <summary>
+    /// The optional short finetune that <c>extend</c> and <c>remove</c> run right after their surgery:
+    /// <c>--steps</c> (0: none), the domains, the mix, and <c>--finetune-out</c> for its run folder.
+    /// </summary>
+    public sealed class FollowUp
+    {
+        private readonly TrainingOptionSet training;
+        private readonly DomainOptionSet domains = new("A domain's text as NAME=PATH for the finetune after the surgery (repeat).", required: false);
+        private readonly Option<string?> mix;
+        private readonly Option<string?> runDirectory = new("--finetune-out") { Description = "Run folder of the finetune after the surgery: checkpoints/, metrics.jsonl, model/." };
+
+        public FollowUp(string defaultMix)
+        {
+            training = new TrainingOptionSet(Defaults with { Steps = 0 }, "Finetune steps after the surgery; 0 (default) skips it.");
+            mix = new Option<string?>("--mix") { Description = $"{MixDescription} Default: {defaultMix}." };
+        }
+
+        public void AddTo(Command command)
+        {
+            domains.AddTo(command);
+            command.Options.Add(mix);
+            command.Options.Add(runDirectory);
+            training.AddTo(command);
+        }
+
+        /// <summary>Checks the finetune's options before the surgery runs, so a typo fails before minutes of work.</summary>
+        public void Validate(ParseResult parsed)
+        {
+            if (training.Steps(parsed) == 0) return;
+            if (!domains.Given(parsed)) throw new ArgumentException("--steps asks for a finetune after the surgery; give its data with --domain NAME=PATH.");
+            if (parsed.GetValue(runDirectory) is null) throw new ArgumentException("--steps asks for a finetune after the surgery; give its run folder with --finetune-out.");
+            training.Read(parsed);
+        }
+
+        /// <summary>Runs the finetune if --steps asked for one; returns the final model folder.</summary>
+        public string RunIfAsked(ParseResult parsed, string modelDirectory, string defaultMix)
+        {
+            if (training.Steps(parsed) == 0) return modelDirectory;
+            var data = domains.Read(parsed, TokenizerFiles.Load(modelDirectory));
+            var weights = DomainMix.Parse(data, parsed.GetValue(mix) ?? defaultMix);
+            return Run(modelDirectory, weights, training, parsed, parsed.GetValue(runDirectory)!);
+        }
     }
 }

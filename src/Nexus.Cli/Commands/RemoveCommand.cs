@@ -15,12 +15,15 @@ public static class RemoveCommand
 
         var command = new Command("remove",
             "Remove an expert from a Nexus MoE: its FFN and router row are dropped, later experts move down one, everything else " +
-            "is copied bit for bit. The remaining experts keep their router logits; nothing is retrained.")
+            "is copied bit for bit. The remaining experts keep their router logits; nothing is retrained unless --steps asks for a short finetune.")
         {
             model, expert, output, topK,
         };
+        var finetune = new FinetuneCommand.FollowUp("uniform");
+        finetune.AddTo(command);
         command.SetAction(parsed =>
         {
+            finetune.Validate(parsed);
             var moeDirectory = parsed.GetValue(model)!;
             var outputDirectory = parsed.GetValue(output)!;
             var name = parsed.GetValue(expert)!;
@@ -28,7 +31,8 @@ public static class RemoveCommand
             var config = ExpertSurgery.Remove(moeDirectory, name, outputDirectory, parsed.GetValue(topK));
 
             Console.WriteLine($"Removed '{name}' from {moeDirectory} into {outputDirectory}: {config.NumExperts} experts remain " +
-                              $"({string.Join(", ", config.ExpertNames)}), top-{config.NumExpertsPerToken} routing; no retraining.");
+                              $"({string.Join(", ", config.ExpertNames)}), top-{config.NumExpertsPerToken} routing.");
+            finetune.RunIfAsked(parsed, outputDirectory, "uniform");
             return CliHost.Success;
         });
         return command;
