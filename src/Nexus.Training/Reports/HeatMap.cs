@@ -218,6 +218,8 @@ public static class HeatMap
             if (columnLabels[i] is null) throw new ArgumentException($"Column label {i} is null.", nameof(columnLabels));
     }
 
+    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+
     private static void ValidateValues(double[,] values, int rowLabelCount, int columnLabelCount)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -225,9 +227,9 @@ public static class HeatMap
         if (rows == 0 || columns == 0)
             throw new ArgumentException($"The values matrix is empty ({rows} × {columns}); a heat map needs at least one row and one column.", nameof(values));
         if (rowLabelCount != rows)
-            throw new ArgumentException($"There are {rowLabelCount} row labels for {rows} rows of values.", "rowLabels");
+            throw new ArgumentException($"The values have {Count(rows, "row")} but there are {Count(rowLabelCount, "row label")}; give one label per row.", "rowLabels");
         if (columnLabelCount != columns)
-            throw new ArgumentException($"There are {columnLabelCount} column labels for {columns} columns of values.", "columnLabels");
+            throw new ArgumentException($"The values have {Count(columns, "column")} but there are {Count(columnLabelCount, "column label")}; give one label per column.", "columnLabels");
         for (var r = 0; r < rows; r++)
         for (var c = 0; c < columns; c++)
         {
