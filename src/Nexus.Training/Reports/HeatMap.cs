@@ -72,7 +72,7 @@ public static class HeatMap
     public static string FormatShare(double share) => (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
     /// <summary>Black or white, whichever contrasts more with <paramref name="background"/> (WCAG relative luminance).</summary>
-    internal static Color TextColorOn(Color background)
+    private static Color TextColorOn(Color background)
     {
         static double Linear(byte channel)
         {
@@ -86,7 +86,7 @@ public static class HeatMap
 
     private static string FormatColorTick(double share) => (share * 100).ToString("0", CultureInfo.InvariantCulture) + "%";
 
-    internal static Color CellColor(double share) => Colormap.GetColor(share, ShareRange);
+    private static Color CellColor(double share) => Colormap.GetColor(share, ShareRange);
 
     private static Plot Build(string title, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels,
         double[,] values, string rowAxisLabel, string columnAxisLabel, out HeatMapLayout layout)
