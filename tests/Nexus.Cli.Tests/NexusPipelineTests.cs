@@ -57,6 +57,8 @@ public sealed class NexusPipelineTests : IDisposable
         var report = JsonNode.Parse(File.ReadAllText(P("report.json")))!;
         Assert.Equal("nexus_moe", (string)report["model_type"]!);
         Assert.All(report["domains"]!.AsArray(), d => Assert.Equal(1.0, d!["routing"]!["average"]!.AsArray().Sum(v => (double)v!), 1e-9));
+        foreach (var png in new[] { "routing.png", "routing-layer-00.png", "routing-layer-01.png" })
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(P(png))[..4]);
 
         var generate = Invoke("generate", "--model", P("ft/model"), "--prompt", "the quick", "--max-tokens", "8", "--temperature", "0", "--threads", "1");
         AssertSuccess(generate);

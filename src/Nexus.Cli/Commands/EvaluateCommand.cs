@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Nexus.Model;
 using Nexus.Training;
+using Nexus.Training.Reports;
 
 namespace Nexus.Cli.Commands;
 
@@ -16,10 +17,11 @@ public static class EvaluateCommand
         var tokens = new Option<long>("--eval-tokens") { Description = "Validation tokens per domain (at most).", DefaultValueFactory = _ => 65_536 };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch; 0: one per core.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Where to write the JSON report.", Required = true };
+        var plots = new Option<string?>("--plots") { Description = "Folder for the routing heat maps (PNG; MoE only). Default: the report's folder." };
 
-        var command = new Command("evaluate", "Per-domain validation perplexity and routing statistics (JSON).")
+        var command = new Command("evaluate", "Per-domain validation perplexity and routing statistics (JSON, and PNG heat maps for an MoE).")
         {
-            model, seqLen, batch, tokens, threads, output,
+            model, seqLen, batch, tokens, threads, output, plots,
         };
         domains.AddTo(command);
         command.SetAction(parsed =>
@@ -41,6 +43,12 @@ public static class EvaluateCommand
             report.Save(target);
             Console.Write(ReportTable.Format(report));
             Console.WriteLine($"Report written to {target}");
+            if (report.Experts.Count > 0)
+            {
+                var plotFolder = parsed.GetValue(plots) ?? Path.GetDirectoryName(Path.GetFullPath(target))!;
+                var written = RoutingPlots.Save(report, plotFolder);
+                Console.WriteLine($"Routing heat maps: {written[0]} and {written.Count - 1} per layer");
+            }
             return CliHost.Success;
         });
         return command;
@@ -70,5 +78,25 @@ public static class ReportTable
         }
         text.AppendLine($"| average | {report.AveragePerplexity:F2} | |{string.Concat(experts.Select(_ => " |"))}");
         return text.ToString();
+    }
+}
+
+/// <summary>The routing heat maps of a report: the layer average and one per layer.</summary>
+public static class RoutingPlots
+{
+    public static IReadOnlyList<string> Save(EvaluationReport report, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var rows = report.Domains.Select(d => d.Domain).ToList();
+        var layers = report.Domains[0].Routing!.PerLayer.Length;
+        var written = new List<string> { Path.Combine(folder, "routing.png") };
+        HeatMap.Save(written[0], $"Share of each domain's tokens routed to each expert, mean over {layers} layers", rows, report.Experts, report.AverageRouting());
+        for (var layer = 0; layer < layers; layer++)
+        {
+            var path = Path.Combine(folder, $"routing-layer-{layer:D2}.png");
+            HeatMap.Save(path, $"Share of each domain's tokens routed to each expert, layer {layer}", rows, report.Experts, report.LayerRouting(layer));
+            written.Add(path);
+        }
+        return written;
     }
 }
