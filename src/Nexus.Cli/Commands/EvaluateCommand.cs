@@ -90,11 +90,11 @@ public static class RoutingPlots
         var rows = report.Domains.Select(d => d.Domain).ToList();
         var layers = report.Domains[0].Routing!.PerLayer.Length;
         var written = new List<string> { Path.Combine(folder, "routing.png") };
-        HeatMap.Save(written[0], $"Share of each domain's tokens routed to each expert, mean over {layers} layers", rows, report.Experts, report.AverageRouting());
+        HeatMap.Save(written[0], $"Token routing, mean of {layers} layers", rows, report.Experts, report.AverageRouting());
         for (var layer = 0; layer < layers; layer++)
         {
             var path = Path.Combine(folder, $"routing-layer-{layer:D2}.png");
-            HeatMap.Save(path, $"Share of each domain's tokens routed to each expert, layer {layer}", rows, report.Experts, report.LayerRouting(layer));
+            HeatMap.Save(path, $"Token routing, layer {layer}", rows, report.Experts, report.LayerRouting(layer));
             written.Add(path);
         }
         return written;
