@@ -16,5 +16,6 @@ public static class NexusCommands
             RemoveCommand.Create(),
             EvaluateCommand.Create(),
             GenerateCommand.Create(),
+            DataCommand.Create(),
         };
 }

@@ -1,4 +1,5 @@
 using Nexus.Model.Tokenization;
+using Nexus.Training.Data;
 
 namespace Nexus.Training;
 
@@ -38,11 +39,18 @@ public sealed class TokenCorpus
         return files;
     }
 
-    public static TokenCorpus FromFiles(IEnumerable<string> paths, ITextTokenizer tokenizer, double validationFraction)
+    /// <summary>
+    /// Text files or folders of them; or prepared data (<c>nexus data prepare</c>): a dataset folder, whose domain
+    /// <paramref name="domain"/> (all initial domains when null) is read from its shards with their own split,
+    /// or a domain's folder inside one. <paramref name="validationFraction"/> applies to text only.
+    /// </summary>
+    public static TokenCorpus FromFiles(IEnumerable<string> paths, ITextTokenizer tokenizer, double validationFraction, string? domain = null)
     {
+        var given = paths.ToList();
+        if (ShardedCorpus.TryLoad(given, tokenizer, domain) is { } prepared) return prepared;
         if (validationFraction is <= 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(validationFraction), $"Validation fraction must be in (0, 1), got {validationFraction}.");
-        var files = ResolveFiles(paths);
+        var files = ResolveFiles(given);
         var train = new List<int>();
         var validation = new List<int>();
         foreach (var file in files)

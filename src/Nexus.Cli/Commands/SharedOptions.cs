@@ -75,7 +75,8 @@ public sealed class TrainingOptionSet
 }
 
 /// <summary>
-/// <c>--domain NAME=PATH</c> (repeatable; PATH a text file or a folder of them; repeat a name to add paths)
+/// <c>--domain NAME=PATH</c> (repeatable; PATH a text file or a folder of them, or a prepared dataset folder whose
+/// domain NAME is read, or a domain's folder inside one; repeat a name to add paths)
 /// and <c>--val-fraction</c>: the named domains a finetune mixes and an evaluation reports on.
 /// </summary>
 public sealed class DomainOptionSet
@@ -88,7 +89,7 @@ public sealed class DomainOptionSet
         domains = new Option<string[]>("--domain") { Description = description, Required = required, AllowMultipleArgumentsPerToken = false };
         validationFraction = new Option<double>("--val-fraction")
         {
-            Description = "Fraction of each file's tokens (its tail) held out for validation; use the value the experts were trained with.",
+            Description = "Fraction of each text file's tokens (its tail) held out for validation; use the value the experts were trained with. Prepared datasets keep their own split.",
             DefaultValueFactory = _ => 0.1,
         };
     }
@@ -103,7 +104,7 @@ public sealed class DomainOptionSet
 
     public IReadOnlyList<Domain> Read(ParseResult parsed, ITextTokenizer tokenizer) =>
         ParseNamedPaths(parsed.GetValue(domains) ?? [], "--domain")
-            .Select(d => new Domain(d.Name, TokenCorpus.FromFiles(d.Paths, tokenizer, parsed.GetValue(validationFraction))))
+            .Select(d => new Domain(d.Name, TokenCorpus.FromFiles(d.Paths, tokenizer, parsed.GetValue(validationFraction), d.Name)))
             .ToList();
 
     /// <summary>NAME=PATH arguments grouped by name, in first-seen order.</summary>
