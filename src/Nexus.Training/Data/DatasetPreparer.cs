@@ -182,10 +182,16 @@ public sealed partial class DatasetPreparer(IReadOnlyList<DomainSpec> catalog, N
     /// <summary>
     /// With few, long documents the hash alone may give validation far less than its share (or nothing). Then the
     /// training documents with the next-lowest split draws move to validation until it holds at least half its
-    /// share of the tokens, never emptying training. Returns how many moved (usually none).
+    /// share of the tokens, never emptying training. Returns how many moved (usually none). The rare opposite,
+    /// no training document at all, moves the validation document with the highest draw back.
     /// </summary>
     private static int TopUpValidation(List<(Candidate Document, int[] Tokens)> selected, List<bool> validation, double fraction)
     {
+        if (selected.Count >= 2 && !validation.Contains(false))
+        {
+            var highest = Enumerable.Range(0, selected.Count).MaxBy(i => selected[i].Document.SplitDraw);
+            validation[highest] = false;
+        }
         double total = selected.Sum(s => s.Tokens.Length);
         double held = selected.Where((_, i) => validation[i]).Sum(s => s.Tokens.Length);
         var order = Enumerable.Range(0, selected.Count).Where(i => !validation[i])
