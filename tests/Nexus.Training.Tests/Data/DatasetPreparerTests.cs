@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Nexus.Model.Tests.Tokenization;
 using Nexus.Model.Tokenization;
 using Nexus.Training.Data;
 
@@ -21,9 +22,9 @@ public sealed class DatasetPreparerTests : IDisposable
         OutputDirectory = output, CacheDirectory = packages.Cache, Offline = true, ValidationFraction = 0.3, ShardTokens = 2048,
     };
 
-    private DatasetManifest Prepare(DataPrepareOptions options, IReadOnlyList<DomainSpec>? catalog = null)
+    private DatasetManifest Prepare(DataPrepareOptions options, IReadOnlyList<DomainSpec>? catalog = null, string? tokenizerModel = null)
     {
-        var (tokenizer, info) = DatasetTokenizers.Load(null);
+        var (tokenizer, info) = DatasetTokenizers.Load(tokenizerModel);
         return new DatasetPreparer(catalog ?? packages.Catalog, new NpmClient("/nonexistent/npm"), log.Add)
             .PrepareAsync(options, tokenizer, info, CancellationToken.None).GetAwaiter().GetResult();
     }
@@ -217,6 +218,24 @@ public sealed class DatasetPreparerTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => Prepare(Options(Out())));
         Assert.Contains("not empty", error.Message);
         Assert.True(File.Exists(Path.Combine(Out(), "notes.txt")));
+    }
+
+    [Fact]
+    public void AModelsHuggingFaceTokenizerIsUsedRecordedAndEnforced()
+    {
+        var model = Path.Combine(temp.Path, "model");
+        Directory.CreateDirectory(model);
+        File.WriteAllText(Path.Combine(model, HuggingFaceTokenizer.FileName), TinyBpeFiles.Document().ToJsonString());
+        var (tokenizer, info) = DatasetTokenizers.Load(model);
+        Assert.Equal("huggingface", info.Type);
+        Assert.Equal(TinyBpeFiles.VocabSize, info.VocabSize);
+        Assert.Matches("^[0-9a-f]{64}$", info.Sha256);
+
+        var manifest = Prepare(Options(Out()) with { Domains = ["mail"] }, tokenizerModel: model);
+        Assert.Equal(info, manifest.Tokenizer);
+        var corpus = ShardedCorpus.LoadDomain(Out(), "mail", tokenizer);
+        Assert.Contains(corpus.Train, id => id >= 256); // merged tokens, not bytes
+        Assert.Contains("--tokenizer", Assert.Throws<ArgumentException>(() => ShardedCorpus.LoadDomain(Out(), "mail", new ByteTokenizer())).Message);
     }
 
     private sealed class FailingSource(NpmPackage package) : IDocumentSource
