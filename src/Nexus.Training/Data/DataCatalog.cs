@@ -49,7 +49,7 @@ public static class DataCatalog
     /// </summary>
     public static IReadOnlyList<DomainSpec> Build(Func<NpmPackage, NpmPackage> pin) =>
     [
-        new("news", DomainRole.Initial, "Brown corpus, press: reportage, editorials, reviews (genres A–C), 1961 American newspapers",
+        new("news", DomainRole.Initial, "Brown corpus, press: reportage, editorials, reviews (genres A–C), American press of 1961",
             [new BrownCorpusSource(pin(Brown), "abc", "Brown genres A–C (press), one document per text")]),
         new("science", DomainRole.Initial, "Brown corpus, learned: natural, social and medical sciences, law, humanities, technology (genre J)",
             [new BrownCorpusSource(pin(Brown), "j", "Brown genre J (learned), one document per text")]),

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Nexus.Model;
@@ -93,7 +94,8 @@ public sealed record DatasetManifest
     /// <summary>Written first by <c>nexus data prepare</c>: the folder is a dataset (complete only once the manifest is there).</summary>
     public const string MarkerFileName = ".nexus-dataset";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    // Relaxed escaping keeps integrity strings ('+') and descriptions ('–') readable; the file is never embedded in HTML.
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     [JsonPropertyName("format")] public string Format { get; init; } = FormatName;
     [JsonPropertyName("createdBy")] public string CreatedBy { get; init; } = "nexus data prepare";

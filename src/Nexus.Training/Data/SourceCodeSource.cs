@@ -1,7 +1,8 @@
 namespace Nexus.Training.Data;
 
 /// <summary>
-/// Program source from a package: files under the given folders with the given extensions, one document per
+/// Program source from a package: files under the given folders ("" meaning the package root's own files, not its
+/// subfolders) with the given extensions, one document per
 /// file, its path first as a comment line (<c>// lodash/debounce.js</c>). Minified or generated files
 /// (<c>*.min.js</c>, source maps, lines over 1,000 characters) are left out: they are not code people write.
 /// </summary>
@@ -14,7 +15,7 @@ public sealed class SourceCodeSource(NpmPackage package, IReadOnlyList<string> f
     public NpmPackage Package { get; } = package;
 
     public string Selection =>
-        $"{string.Join(", ", extensions.Select(e => "*" + e))} under {string.Join(", ", folders.Select(f => f.Length == 0 ? "the package root" : f + "/"))}" +
+        $"{string.Join(", ", extensions.Select(e => "*" + e))} {string.Join(", ", folders.Select(f => f.Length == 0 ? "at the package root" : $"under {f}/"))}" +
         (excluded.Count > 0 ? $" except {string.Join(", ", excluded)}" : "") + ", one document per file";
 
     public IEnumerable<SourceDocument> Read(string tarball) =>
