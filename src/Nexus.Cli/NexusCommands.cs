@@ -10,5 +10,6 @@ public static class NexusCommands
         {
             TrainCommand.Create(),
             GenerateCommand.Create(),
+            ExportCommand.Create(),
         };
 }
