@@ -13,7 +13,7 @@ public static class ExportCommand
         var model = new Option<string>("--model") { Description = "Nexus MoE folder (config.json with model_type nexus_moe, safetensors weights, tokenizer).", Required = true };
         var format = new Option<string>("--format") { Description = $"Target architecture: {formats}.", Required = true };
         var output = new Option<string>("--out") { Description = "Folder to write (config.json, model.safetensors, tokenizer files); replaced as a whole if it exists.", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: f32, f16 or bf16 (the logits match exactly in f32).", DefaultValueFactory = _ => "f32" };
+        var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: f32, f16 or bf16 (f32 reproduces the logits to float rounding; f16/bf16 round every weight once).", DefaultValueFactory = _ => "f32" };
 
         var command = new Command("export", "Write a Nexus MoE as a Qwen2-MoE or DeepSeek-MoE checkpoint that computes the same logits, for transformers and vLLM.")
         {
