@@ -8,6 +8,7 @@ public static class NexusCommands
     public static RootCommand CreateRoot() =>
         new("nexus: train, merge and serve Nexus mixture-of-experts models. Each subcommand is one pipeline step.")
         {
+            DataCommand.Create(),
             TrainCommand.Create(),
             EmbedCommand.Create(),
             UpcycleCommand.Create(),
@@ -15,7 +16,7 @@ public static class NexusCommands
             ExtendCommand.Create(),
             RemoveCommand.Create(),
             EvaluateCommand.Create(),
+            ExportCommand.Create(),
             GenerateCommand.Create(),
-            DataCommand.Create(),
         };
 }
