@@ -65,15 +65,7 @@ public static partial class Upcycler
                 var layout = config.TensorShapes().Select(t => new TensorSpec(t.Name, SafetensorsDtype.F32, t.Shape)).ToList();
                 using var writer = SafetensorsWriter.Create(Path.Combine(staging, LlamaCheckpoint.WeightsFile), layout,
                     new Dictionary<string, string> { ["format"] = "pt", ["nexus.step"] = "upcycle" });
-                using var pipeline = new ChunkPipeline(PipelineBuffers);
-                pipeline.Run(
-                    produce: () =>
-                    {
-                        using var reader = new ChunkReader();
-                        var gaussian = new GaussianFiller();
-                        foreach (var spec in layout) Produce(spec, pipeline, reader, gaussian, seedWeights, expertWeights, experts, seed);
-                    },
-                    consume: (name, bytes) => writer.WriteTensor(name, bytes));
+                Stream(layout, writer, seedWeights, expertWeights, experts, seed);
                 writer.Commit();
             }
             finally
@@ -92,12 +84,64 @@ public static partial class Upcycler
     /// </summary>
     private const int ChunkElements = 1 << 21;
 
-    /// <summary>Chunks in flight between the reading thread and the writing thread.</summary>
-    private const int PipelineBuffers = 4;
+    /// <summary>Chunks in flight from the reading thread to the writing thread, and from the router-initialising one.</summary>
+    private const int ReadBuffers = 4, RouterBuffers = 4;
 
-    /// <summary>Computes one output tensor, chunk by chunk, into the pipeline.</summary>
-    private static void Produce(TensorSpec spec, ChunkPipeline pipeline, ChunkReader reader, GaussianFiller gaussian, SafetensorsCheckpoint seed,
+    /// <summary>
+    /// Three threads, so the disk never waits for the CPU: one reads and averages the experts' tensors in layout
+    /// order, one draws the random router weights ahead of time (the draws cost about as much CPU as all the
+    /// copying, and do not depend on the input), and the calling thread writes. Every chunk reaches the writer
+    /// in layout order through the reading thread's queue.
+    /// </summary>
+    private static void Stream(IReadOnlyList<TensorSpec> layout, SafetensorsWriter writer, SafetensorsCheckpoint seed,
         IReadOnlyList<SafetensorsCheckpoint> experts, IReadOnlyList<UpcycleExpert> sources, long randomSeed)
+    {
+        using var stop = new CancellationTokenSource();
+        using var routers = new ChunkQueue(RouterBuffers, stop.Token);
+        using var chunks = new ChunkQueue(ReadBuffers, stop.Token);
+        routers.Start(() =>
+        {
+            foreach (var spec in layout.Where(s => IsRandomlyInitialised(s.Name)))
+            {
+                var random = new DeterministicRandom(StableHash(spec.Name) ^ (ulong)randomSeed);
+                routers.Send(spec, (values, _) =>
+                {
+                    for (var i = 0; i < values.Length; i++) values[i] = (float)(0.02 * Gaussian(ref random));
+                });
+            }
+        });
+        chunks.Start(() =>
+        {
+            using var reader = new ChunkReader();
+            foreach (var spec in layout)
+            {
+                if (IsRandomlyInitialised(spec.Name)) chunks.Forward(spec, routers);
+                else Produce(spec, chunks, reader, seed, experts, sources);
+            }
+        });
+        try
+        {
+            foreach (var chunk in chunks.Drain())
+            {
+                writer.WriteTensor(chunk.Name, MemoryMarshal.AsBytes(chunk.Values));
+                chunk.Release();
+            }
+        }
+        finally
+        {
+            // After a write failure the producers may be waiting for buffers: stop them before the checkpoints close.
+            stop.Cancel();
+            chunks.Wait();
+            routers.Wait();
+        }
+    }
+
+    private static bool IsRandomlyInitialised(string name) =>
+        name.Contains(".router.", StringComparison.Ordinal) && !name.EndsWith(".router.domain_embeddings", StringComparison.Ordinal);
+
+    /// <summary>Computes one output tensor read from the checkpoints (or the domain embeddings), chunk by chunk.</summary>
+    private static void Produce(TensorSpec spec, ChunkQueue chunks, ChunkReader reader, SafetensorsCheckpoint seed,
+        IReadOnlyList<SafetensorsCheckpoint> experts, IReadOnlyList<UpcycleExpert> sources)
     {
         var ffn = FfnName().Match(spec.Name);
         if (ffn.Success)
@@ -105,17 +149,12 @@ public static partial class Upcycler
             var denseName = ffn.Groups["prefix"].Value + ffn.Groups["proj"].Value;
             var source = ffn.Groups["expert"].Success ? experts[int.Parse(ffn.Groups["expert"].Value)] : seed;
             var (file, entry) = Locate(source, denseName, spec);
-            pipeline.Send(spec, (values, start) => reader.Read(file, entry, start, values));
+            chunks.Send(spec, (values, start) => reader.Read(file, entry, start, values));
         }
         else if (spec.Name.EndsWith(".router.domain_embeddings", StringComparison.Ordinal))
         {
             var embeddings = sources.SelectMany(e => e.DomainEmbedding!).ToArray();
-            pipeline.Send(spec, (values, start) => embeddings.AsSpan((int)start, values.Length).CopyTo(values));
-        }
-        else if (spec.Name.Contains(".router.", StringComparison.Ordinal))
-        {
-            var random = new DeterministicRandom(StableHash(spec.Name) ^ (ulong)randomSeed);
-            pipeline.Send(spec, (values, _) => gaussian.Fill(values, 0.02, ref random));
+            chunks.Send(spec, (values, start) => embeddings.AsSpan((int)start, values.Length).CopyTo(values));
         }
         else
         {
@@ -123,7 +162,7 @@ public static partial class Upcycler
             // then scaled by 1/N — element by element, so chunking does not change a bit of the result.
             var located = experts.Select(e => Locate(e, spec.Name, spec)).ToList();
             var scale = 1f / experts.Count;
-            pipeline.Send(spec, (values, start) =>
+            chunks.Send(spec, (values, start) =>
             {
                 values.Clear();
                 foreach (var (file, entry) in located) Accumulate(values, reader.ReadScratch(file, entry, start, values.Length));
@@ -159,78 +198,89 @@ public static partial class Upcycler
 
     private delegate void FillChunk(Span<float> values, long start);
 
+    /// <summary>A filled chunk of a tensor; <see cref="Release"/> hands its buffer back to the queue that lent it.</summary>
+    private sealed record Chunk(string Name, float[] Buffer, int Length, BlockingCollection<float[]> Owner)
+    {
+        public Span<float> Values => Buffer.AsSpan(0, Length);
+        public void Release() => Owner.Add(Buffer);
+    }
+
     /// <summary>
-    /// Output chunks go from a producing thread (reads, means, router initialisation) to the calling thread
-    /// (writes) through a fixed set of buffers, so reading and computing overlap with writing, and memory stays
-    /// at <c>buffers</c> chunks however large the model.
+    /// Chunks made on a producing thread, in order, into a fixed set of buffers, so memory stays at that many
+    /// chunks however large the model. A producer's failure is rethrown to whoever takes from the queue.
     /// </summary>
-    private sealed class ChunkPipeline(int buffers) : IDisposable
+    private sealed class ChunkQueue(int buffers, CancellationToken stop) : IDisposable
     {
         private readonly BlockingCollection<float[]> _free =
             new(new ConcurrentQueue<float[]>(Enumerable.Range(0, buffers).Select(_ => GC.AllocateUninitializedArray<float>(ChunkElements))));
-        private readonly BlockingCollection<(string Name, float[] Buffer, int Length)> _ready = new();
-        private readonly CancellationTokenSource _stop = new();
+        private readonly BlockingCollection<Chunk> _ready = new();
+        private Task _producer = Task.CompletedTask;
+        private Exception? _failure;
 
-        /// <summary>Produces on a worker thread and consumes here; the first failure on either side is rethrown here.</summary>
-        public void Run(Action produce, SpanAction consume)
+        public void Start(Action produce) => _producer = Task.Run(() =>
         {
-            Exception? failure = null;
-            var producer = Task.Run(() =>
-            {
-                try
-                {
-                    produce();
-                }
-                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-                {
-                }
-                catch (Exception e)
-                {
-                    failure = e;
-                }
-                finally
-                {
-                    _ready.CompleteAdding();
-                }
-            });
             try
             {
-                foreach (var (name, buffer, length) in _ready.GetConsumingEnumerable())
-                {
-                    consume(name, MemoryMarshal.AsBytes(buffer.AsSpan(0, length)));
-                    _free.Add(buffer);
-                }
+                produce();
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                _failure = e;
             }
             finally
             {
-                // On a write failure the producer may wait for a buffer: stop it before the checkpoints it reads close.
-                _stop.Cancel();
-                producer.Wait();
+                _ready.CompleteAdding();
             }
-            if (failure is not null) ExceptionDispatchInfo.Throw(failure);
-        }
+        });
 
-        /// <summary>Fills the tensor's chunks in order (start = the chunk's first element) and queues them for writing.</summary>
+        /// <summary>On the producing thread: fills the tensor's chunks in order (start = the chunk's first element) and queues them.</summary>
         public void Send(TensorSpec spec, FillChunk fill)
         {
             for (long start = 0; start < spec.ElementCount; start += ChunkElements)
             {
-                var buffer = _free.Take(_stop.Token);
+                var buffer = _free.Take(stop);
                 var length = (int)Math.Min(ChunkElements, spec.ElementCount - start);
                 fill(buffer.AsSpan(0, length), start);
-                _ready.Add((spec.Name, buffer, length));
+                _ready.Add(new Chunk(spec.Name, buffer, length, _free));
             }
+        }
+
+        /// <summary>On the producing thread: passes on the tensor's chunks that another queue made ahead.</summary>
+        public void Forward(TensorSpec spec, ChunkQueue source)
+        {
+            for (long start = 0; start < spec.ElementCount; start += ChunkElements)
+            {
+                if (!source._ready.TryTake(out var chunk, Timeout.Infinite, stop)) source.ThrowFailure();
+                if (chunk!.Name != spec.Name) throw new InvalidOperationException($"Expected a chunk of {spec.Name}, got one of {chunk.Name}.");
+                _ready.Add(chunk);
+            }
+        }
+
+        /// <summary>The chunks in order, until the producer is done; then its failure, if any.</summary>
+        public IEnumerable<Chunk> Drain()
+        {
+            foreach (var chunk in _ready.GetConsumingEnumerable(stop)) yield return chunk;
+            if (_failure is not null) ThrowFailure();
+        }
+
+        public void Wait() => _producer.Wait();
+
+        private void ThrowFailure()
+        {
+            _producer.Wait();
+            if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
+            throw new InvalidOperationException("The router initialisation ended before every router tensor was made.");
         }
 
         public void Dispose()
         {
             _free.Dispose();
             _ready.Dispose();
-            _stop.Dispose();
         }
     }
-
-    private delegate void SpanAction(string name, ReadOnlySpan<byte> bytes);
 
     /// <summary>
     /// Reads tensor chunks with pread(2) rather than through the checkpoints' memory mappings: mapped pages count
@@ -295,39 +345,10 @@ public static partial class Upcycler
         return hash;
     }
 
-    /// <summary>A standard normal value by Box–Muller from two uniform draws (the cosine branch only).</summary>
-    private static double Gaussian(ulong first, ulong second)
+    private static double Gaussian(ref DeterministicRandom random)
     {
-        var u1 = (first >> 11) * (1.0 / (1UL << 53));
-        var u2 = (second >> 11) * (1.0 / (1UL << 53));
+        var u1 = (random.NextUInt64() >> 11) * (1.0 / (1UL << 53));
+        var u2 = (random.NextUInt64() >> 11) * (1.0 / (1UL << 53));
         return Math.Sqrt(-2 * Math.Log(1 - u1)) * Math.Cos(2 * Math.PI * u2);
-    }
-
-    /// <summary>
-    /// Fills spans with scaled normal values, two draws of the seeded stream per value, in order. The draws are
-    /// cheap and sequential; the logarithm and cosine cost some 40 ns a value (seconds for a model's routers), so
-    /// that part runs on every core, block by block — the values are the same as one thread would make.
-    /// </summary>
-    private sealed class GaussianFiller
-    {
-        private const int Block = 1 << 16;
-        private readonly ulong[] _draws = new ulong[2 * Block];
-        private readonly float[] _values = new float[Block];
-
-        public void Fill(Span<float> destination, double scale, ref DeterministicRandom random)
-        {
-            var parts = Environment.ProcessorCount;
-            for (var offset = 0; offset < destination.Length; offset += Block)
-            {
-                var count = Math.Min(Block, destination.Length - offset);
-                for (var i = 0; i < 2 * count; i++) _draws[i] = random.NextUInt64();
-                Parallel.For(0, parts, part =>
-                {
-                    for (int i = count * part / parts, end = count * (part + 1) / parts; i < end; i++)
-                        _values[i] = (float)(scale * Gaussian(_draws[2 * i], _draws[2 * i + 1]));
-                });
-                _values.AsSpan(0, count).CopyTo(destination[offset..]);
-            }
-        }
     }
 }
