@@ -65,7 +65,7 @@ public static partial class UpcycleThroughput
                 var readBytes = SeedFfnBytes(config) + chosen.Sum(e => new FileInfo(Path.Combine(e.ModelDirectory, LlamaCheckpoint.WeightsFile)).Length);
                 var output = Path.Combine(root, "moe");
                 var peerWrittenBytes = OutputBytes(config, count);
-                double Peer()
+                (double Seconds, double CpuSeconds) Peer()
                 {
                     Prepare(cache, seed, chosen);
                     return SequentialCopy(seed, chosen, readBytes, peerWrittenBytes, Path.Combine(root, "peer.bin"));
@@ -73,12 +73,12 @@ public static partial class UpcycleThroughput
 
                 // Alternate which side goes first, so that drift in the machine hits both alike.
                 var peerFirst = repeat % 2 == 1;
-                var peerSeconds = peerFirst ? Peer() : 0;
+                var peer = peerFirst ? Peer() : default;
                 Prepare(cache, seed, chosen);
                 var child = RunChild(seed, chosen, output);
                 var writtenBytes = new FileInfo(Path.Combine(output, LlamaCheckpoint.WeightsFile)).Length;
                 Directory.Delete(output, recursive: true);
-                if (!peerFirst) peerSeconds = Peer();
+                if (!peerFirst) peer = Peer();
 
                 var upcycleSeconds = child.GetProperty("seconds").GetDouble();
                 var run = new Dictionary<string, object>
@@ -87,11 +87,13 @@ public static partial class UpcycleThroughput
                     ["read_bytes"] = readBytes, ["written_bytes"] = writtenBytes,
                     ["upcycle_seconds"] = upcycleSeconds,
                     ["upcycle_process_seconds"] = child.GetProperty("process_seconds").GetDouble(),
+                    ["upcycle_cpu_seconds"] = child.GetProperty("cpu_seconds").GetDouble(),
                     ["upcycle_bytes_per_second"] = (readBytes + writtenBytes) / upcycleSeconds,
-                    ["peer_seconds"] = peerSeconds,
+                    ["peer_seconds"] = peer.Seconds,
+                    ["peer_cpu_seconds"] = peer.CpuSeconds,
                     ["peer_written_bytes"] = peerWrittenBytes,
-                    ["peer_bytes_per_second"] = (readBytes + peerWrittenBytes) / peerSeconds,
-                    ["upcycle_over_peer"] = (readBytes + writtenBytes) / upcycleSeconds / ((readBytes + peerWrittenBytes) / peerSeconds),
+                    ["peer_bytes_per_second"] = (readBytes + peerWrittenBytes) / peer.Seconds,
+                    ["upcycle_over_peer"] = (readBytes + writtenBytes) / upcycleSeconds / ((readBytes + peerWrittenBytes) / peer.Seconds),
                     ["peak_rss_bytes"] = child.GetProperty("peak_rss_bytes").GetInt64(),
                     ["peak_rss_anon_bytes"] = child.GetProperty("peak_rss_anon_bytes").GetInt64(),
                     ["peak_rss_file_bytes"] = child.GetProperty("peak_rss_file_bytes").GetInt64(),
@@ -132,6 +134,9 @@ public static partial class UpcycleThroughput
             ["upcycle_over_peer_median"] = Median("upcycle_over_peer"),
             ["upcycle_over_peer_min"] = Min("upcycle_over_peer"),
             ["upcycle_over_peer_max"] = Max("upcycle_over_peer"),
+            ["upcycle_cpu_seconds_median"] = Median("upcycle_cpu_seconds"),
+            ["peer_cpu_seconds_median"] = Median("peer_cpu_seconds"),
+            ["peak_rss_bytes_min"] = (long)Min("peak_rss_bytes"),
             ["peak_rss_bytes_max"] = (long)Max("peak_rss_bytes"),
         };
     }
@@ -156,12 +161,14 @@ public static partial class UpcycleThroughput
             .Select((directory, e) => new UpcycleExpert($"expert{e}", directory, DomainEmbedding(LlamaConfig.Load(Path.Combine(directory, LlamaCheckpoint.ConfigFile)).HiddenSize, e)))
             .ToList();
         using var sampler = new PeakSampler();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         Upcycler.Run(seed, experts, RouterKind.Nexus, arguments.Get("out", ""), seed: 0);
         clock.Stop();
         return new Dictionary<string, object>
         {
             ["seconds"] = clock.Elapsed.TotalSeconds,
+            ["cpu_seconds"] = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds,
             ["process_seconds"] = process.Elapsed.TotalSeconds,
             ["peak_rss_bytes"] = StatusBytes("VmHWM:"),
             ["peak_rss_anon_bytes"] = sampler.PeakAnon,
@@ -188,10 +195,11 @@ public static partial class UpcycleThroughput
     /// expert, whole, in order; sequential-access advice, as cp gives) and writes its output tensor volume to one
     /// file, interleaving writes in proportion, then fsyncs. One thread, 8 MiB at a time.
     /// </summary>
-    private static double SequentialCopy(string seed, IReadOnlyList<UpcycleExpert> experts, long readBytes, long writtenBytes, string target)
+    private static (double Seconds, double CpuSeconds) SequentialCopy(string seed, IReadOnlyList<UpcycleExpert> experts, long readBytes, long writtenBytes, string target)
     {
         var sources = new[] { seed }.Concat(experts.Select(e => e.ModelDirectory)).Select(d => Path.Combine(d, LlamaCheckpoint.WeightsFile)).ToList();
         var buffer = GC.AllocateUninitializedArray<byte>(ChunkBytes, pinned: true);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         long read = 0, written = 0;
         using (var output = new FileStream(target, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1))
@@ -211,8 +219,9 @@ public static partial class UpcycleThroughput
             output.Flush(flushToDisk: true);
         }
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         File.Delete(target);
-        return seconds;
+        return (seconds, cpuSeconds);
     }
 
     private static long WriteRepeated(FileStream output, byte[] buffer, long count)
