@@ -9,19 +9,21 @@ using Nexus.Training;
 namespace Nexus.Bench;
 
 /// <summary>
-/// <see cref="Upcycler"/> (what `nexus upcycle` runs) on a ≥ 1 GB fp32 Llama: throughput and peak RSS, against
-/// the disk's own sequential read+write bandwidth measured in the same run.
+/// <see cref="Upcycler.Run"/> (the upcycle step) on a ≥ 1 GB fp32 Llama: throughput and peak RSS, against the
+/// disk's own sequential read+write bandwidth measured in the same run.
 ///
-/// Throughput = (bytes read + bytes written) / seconds of <see cref="Upcycler.Run"/>. Bytes read are the
-/// seed's FFN tensors plus every expert's whole checkpoint (each tensor is read once: FFNs are copied,
-/// everything else averaged); bytes written are the output model.safetensors. The peer copies the same
-/// volume on the same disk: it reads the same input files sequentially (read(2), 8 MiB at a time) and writes
-/// the output's tensor bytes (the file less its header, a few kB), interleaved in the same proportion, to
-/// one file that it fsyncs at the end, as the upcycle's writer does. Before each measured phase dirty pages are synced and, by default, the page
-/// cache is dropped (<c>--cache cold</c>, needs root), so both sides read from the disk; <c>--cache warm</c>
-/// reads every input once first, so both read from memory. Writes always reach the disk (fsync).
-/// The upcycle runs in a child process (<c>upcycle-run</c>), whose peak RSS (VmHWM) is its own; phases
-/// alternate (peer, upcycle with each expert count, …) so that drift in the machine hits all of them.
+/// Throughput = (bytes read + bytes written) / seconds of <see cref="Upcycler.Run"/>. Bytes read are the seed's
+/// FFN tensors plus every expert's whole checkpoint (each tensor is read once: FFNs are copied, everything else
+/// averaged); bytes written are the output model.safetensors. The peer copies the same volume on the same disk:
+/// it reads the same input files sequentially (8 MiB at a time) and writes the output's tensor bytes (the file
+/// less its header, a few kB), interleaved in the same proportion, to one file that it fsyncs at the end, as the
+/// upcycle's writer does.
+///
+/// Before each measured phase dirty pages are synced and either the page cache is dropped (<c>--cache cold</c>,
+/// needs root), so both sides read from the disk, or every input is read once (<c>--cache warm</c>), so both
+/// read from memory; <c>--cache cold,warm</c> does both. Writes always reach the disk (fsync). The upcycle runs
+/// in a child process (<c>upcycle-run</c>), so its peak RSS (VmHWM) is its own. Which side goes first alternates
+/// from one repeat to the next, so that drift in the machine hits both alike.
 /// </summary>
 public static partial class UpcycleThroughput
 {
@@ -39,9 +41,9 @@ public static partial class UpcycleThroughput
         config.Validate();
         var counts = arguments.Get("experts", "2,4").Split(',').Select(int.Parse).ToArray();
         var repeats = arguments.GetInt("repeats", 2);
-        var cache = arguments.Get("cache", "cold");
-        if (cache is not ("cold" or "warm")) throw new ArgumentException($"--cache is '{cache}'; use cold or warm.");
-        if (cache == "cold" && !CanDropCaches())
+        var caches = arguments.Get("cache", "cold").Split(',');
+        if (caches.Any(c => c is not ("cold" or "warm"))) throw new ArgumentException($"--cache is '{arguments.Get("cache", "")}'; use cold, warm or cold,warm.");
+        if (caches.Contains("cold") && !CanDropCaches())
             throw new InvalidOperationException("--cache cold drops the page cache and needs root (/proc/sys/vm/drop_caches); use --cache warm.");
 
         var root = Path.Combine(arguments.Get("dir", Path.GetTempPath()), "nexus-upcycle-bench-" + Guid.NewGuid().ToString("N")[..8]);
@@ -58,6 +60,7 @@ public static partial class UpcycleThroughput
             Console.Error.WriteLine($"upcycle bench: wrote seed + {experts.Count} experts of {checkpointBytes / 1e9:F2} GB each in {generateSeconds:F0} s under {root}");
 
             var runs = new List<Dictionary<string, object>>();
+            foreach (var cache in caches)
             for (var repeat = 0; repeat < repeats; repeat++)
             foreach (var count in counts)
             {
@@ -83,7 +86,7 @@ public static partial class UpcycleThroughput
                 var upcycleSeconds = child.GetProperty("seconds").GetDouble();
                 var run = new Dictionary<string, object>
                 {
-                    ["experts"] = count, ["repeat"] = repeat + 1, ["peer_first"] = peerFirst,
+                    ["cache"] = cache, ["experts"] = count, ["repeat"] = repeat + 1, ["peer_first"] = peerFirst,
                     ["read_bytes"] = readBytes, ["written_bytes"] = writtenBytes,
                     ["upcycle_seconds"] = upcycleSeconds,
                     ["upcycle_process_seconds"] = child.GetProperty("process_seconds").GetDouble(),
@@ -105,12 +108,12 @@ public static partial class UpcycleThroughput
             return new Dictionary<string, object>
             {
                 ["benchmark"] = "upcycle",
-                ["cache"] = cache,
                 ["config"] = $"hidden {config.HiddenSize}, intermediate {config.IntermediateSize}, layers {config.NumHiddenLayers}, vocab {config.VocabSize}, untied, fp32",
                 ["parameters"] = config.ParameterCount(),
                 ["checkpoint_bytes"] = checkpointBytes,
                 ["generate_seconds"] = generateSeconds,
-                ["summary"] = counts.Select(count => Summary(runs.Where(r => (int)r["experts"] == count).ToList())).ToList(),
+                ["summary"] = caches.SelectMany(cache => counts.Select(count =>
+                    Summary(runs.Where(r => (string)r["cache"] == cache && (int)r["experts"] == count).ToList()))).ToList(),
                 ["runs"] = runs,
             };
         }
@@ -127,7 +130,7 @@ public static partial class UpcycleThroughput
         double Max(string key) => runs.Max(r => Convert.ToDouble(r[key]));
         return new Dictionary<string, object>
         {
-            ["experts"] = runs[0]["experts"], ["runs"] = runs.Count,
+            ["cache"] = runs[0]["cache"], ["experts"] = runs[0]["experts"], ["runs"] = runs.Count,
             ["read_bytes"] = runs[0]["read_bytes"], ["written_bytes"] = runs[0]["written_bytes"],
             ["upcycle_bytes_per_second_median"] = Median("upcycle_bytes_per_second"),
             ["peer_bytes_per_second_median"] = Median("peer_bytes_per_second"),
