@@ -2,7 +2,8 @@
 # make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
 # then the MoE layer step and the upcycle's throughput against the disk's own bandwidth.
 # Writes bench/results/{training,moe-step,upcycle}.json and prints Markdown tables for docs/benchmarks.md.
-# BENCH_ONLY=train|moe-step|upcycle (comma-separated) runs just those parts.
+# BENCH_ONLY=train|moe-step|upcycle (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${1:-Release}"
@@ -72,7 +73,7 @@ fi
 if wants upcycle; then
     echo
     echo "Upcycle throughput and peak RSS (Nexus router, 2 and 4 experts of a 1.5 GB model) vs a sequential copy:"
-    "$bench" upcycle --experts 2,4 --repeats 3 --cache cold,warm > bench/results/upcycle.json
+    "$bench" upcycle --experts 2,4 --repeats 3 --cache "${BENCH_UPCYCLE_CACHE:-cold}" > bench/results/upcycle.json
     "$python" - bench/results/upcycle.json <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -88,10 +88,10 @@ public static partial class Upcycler
     private const int ReadBuffers = 4, RouterBuffers = 4;
 
     /// <summary>
-    /// Three threads, so the disk never waits for the CPU: one reads and averages the experts' tensors in layout
-    /// order, one draws the random router weights ahead of time (the draws cost about as much CPU as all the
-    /// copying, and do not depend on the input), and the calling thread writes. Every chunk reaches the writer
-    /// in layout order through the reading thread's queue.
+    /// Three threads, so that the disk does not wait for the CPU: one reads and averages the experts' tensors in
+    /// layout order, one draws the random router weights ahead of time (seconds of CPU for a model's routers,
+    /// independent of the input), and the calling thread writes. Every chunk reaches the writer in layout order
+    /// through the reading thread's queue.
     /// </summary>
     private static void Stream(IReadOnlyList<TensorSpec> layout, SafetensorsWriter writer, SafetensorsCheckpoint seed,
         IReadOnlyList<SafetensorsCheckpoint> experts, IReadOnlyList<UpcycleExpert> sources, long randomSeed)
@@ -215,7 +215,8 @@ public static partial class Upcycler
         private Task _producer = Task.CompletedTask;
         private Exception? _failure;
 
-        public void Start(Action produce) => _producer = Task.Run(() =>
+        // A thread of its own: the producer blocks on I/O and on buffers, which would starve the thread pool.
+        public void Start(Action produce) => _producer = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -232,7 +233,7 @@ public static partial class Upcycler
             {
                 _ready.CompleteAdding();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         /// <summary>On the producing thread: fills the tensor's chunks in order (start = the chunk's first element) and queues them.</summary>
         public void Send(TensorSpec spec, FillChunk fill)
