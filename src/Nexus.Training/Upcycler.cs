@@ -96,9 +96,11 @@ public static partial class Upcycler
     private static void Stream(IReadOnlyList<TensorSpec> layout, SafetensorsWriter writer, SafetensorsCheckpoint seed,
         IReadOnlyList<SafetensorsCheckpoint> experts, IReadOnlyList<UpcycleExpert> sources, long randomSeed)
     {
+        // No chunk is longer than the largest tensor: small models get small buffers.
+        var bufferElements = (int)Math.Min(ChunkElements, layout.Max(s => s.ElementCount));
         using var stop = new CancellationTokenSource();
-        using var routers = new ChunkQueue(RouterBuffers, stop.Token);
-        using var chunks = new ChunkQueue(ReadBuffers, stop.Token);
+        using var routers = new ChunkQueue(RouterBuffers, bufferElements, stop.Token);
+        using var chunks = new ChunkQueue(ReadBuffers, bufferElements, stop.Token);
         routers.Start(() =>
         {
             var gaussian = new GaussianFiller();
@@ -110,7 +112,7 @@ public static partial class Upcycler
         });
         chunks.Start(() =>
         {
-            using var reader = new ChunkReader();
+            using var reader = new ChunkReader(bufferElements);
             foreach (var spec in layout)
             {
                 if (IsRandomlyInitialised(spec.Name)) chunks.Forward(spec, routers);
@@ -207,10 +209,10 @@ public static partial class Upcycler
     /// Chunks made on a producing thread, in order, into a fixed set of buffers, so memory stays at that many
     /// chunks however large the model. A producer's failure is rethrown to whoever takes from the queue.
     /// </summary>
-    private sealed class ChunkQueue(int buffers, CancellationToken stop) : IDisposable
+    private sealed class ChunkQueue(int buffers, int bufferElements, CancellationToken stop) : IDisposable
     {
         private readonly BlockingCollection<float[]> _free =
-            new(new ConcurrentQueue<float[]>(Enumerable.Range(0, buffers).Select(_ => GC.AllocateUninitializedArray<float>(ChunkElements))));
+            new(new ConcurrentQueue<float[]>(Enumerable.Range(0, buffers).Select(_ => GC.AllocateUninitializedArray<float>(bufferElements))));
         private readonly BlockingCollection<Chunk> _ready = new();
         private Task _producer = Task.CompletedTask;
         private Exception? _failure;
@@ -286,10 +288,10 @@ public static partial class Upcycler
     /// towards the process's RSS for as long as the mapping lives, which made peak RSS grow with every expert
     /// read; pages read this way sit in the page cache, which the kernel reclaims. One producing thread only.
     /// </summary>
-    private sealed class ChunkReader : IDisposable
+    private sealed class ChunkReader(int bufferElements) : IDisposable
     {
         private readonly Dictionary<string, SafeFileHandle> _handles = new(StringComparer.Ordinal);
-        private readonly float[] _scratch = GC.AllocateUninitializedArray<float>(ChunkElements);
+        private readonly float[] _scratch = GC.AllocateUninitializedArray<float>(bufferElements);
         private byte[] _raw = [];
 
         /// <summary>Elements [start, start + destination.Length) of the tensor as floats: F32 bytes as they are; F16, BF16 converted.</summary>
