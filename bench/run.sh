@@ -1,44 +1,53 @@
 #!/usr/bin/env bash
-# make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run.
-# Writes bench/results/training.json and prints a Markdown table for docs/benchmarks.md.
+# make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
+# then the MoE layer step and the upcycle's throughput against the disk's own bandwidth.
+# Writes bench/results/{training,moe-step,upcycle}.json and prints Markdown tables for docs/benchmarks.md.
+# BENCH_ONLY=train|moe-step|upcycle (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${1:-Release}"
 steps="${BENCH_STEPS:-30}"
 threads="${BENCH_THREADS:-$(nproc)}"
 python=/usr/bin/python3   # Debian's python3, which python3-torch installs into
-
-if ! "$python" -c "import torch" 2>/dev/null; then
-    echo "Installing Debian's python3-torch and OpenBLAS (the benchmark's peer)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
-fi
-# Debian's default reference BLAS is ~30x slower; the fair peer uses OpenBLAS.
-if [[ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ]]; then
-    update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || true
-fi
+only="${BENCH_ONLY:-train,moe-step,upcycle}"
+wants() { [[ ",$only," == *",$1,"* ]]; }
 
 bench="bench/Nexus.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Bench"
 mkdir -p bench/results
-results=bench/results/training.json
-echo "[" > "$results"
-first=1
-for preset in 3m 25m; do
-    for variant in nexus-sdpa nexus-explicit nexus-sdpa-glibc pytorch; do
-        case $variant in
-            nexus-sdpa) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads") ;;
-            nexus-explicit) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --no-sdpa) ;;
-            nexus-sdpa-glibc) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --glibc-default) ;;
-            pytorch) line=$("$python" bench/peer/llama_train.py --preset "$preset" --steps "$steps" --threads "$threads") ;;
-        esac
-        echo "$preset $variant: $line" >&2
-        [[ $first -eq 1 ]] || echo "," >> "$results"
-        first=0
-        echo "{\"variant\": \"$variant\", \"result\": $line}" >> "$results"
-    done
-done
-echo "]" >> "$results"
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB," \
+     "disk $(df --output=source,fstype / | tail -1 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-"$python" - "$results" "$threads" "$steps" <<'PY'
+if wants train; then
+    if ! "$python" -c "import torch" 2>/dev/null; then
+        echo "Installing Debian's python3-torch and OpenBLAS (the benchmark's peer)..."
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
+    fi
+    # Debian's default reference BLAS is ~30x slower; the fair peer uses OpenBLAS.
+    if [[ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ]]; then
+        update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || true
+    fi
+
+    results=bench/results/training.json
+    echo "[" > "$results"
+    first=1
+    for preset in 3m 25m; do
+        for variant in nexus-sdpa nexus-explicit nexus-sdpa-glibc pytorch; do
+            case $variant in
+                nexus-sdpa) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads") ;;
+                nexus-explicit) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --no-sdpa) ;;
+                nexus-sdpa-glibc) line=$("$bench" train --preset "$preset" --steps "$steps" --threads "$threads" --glibc-default) ;;
+                pytorch) line=$("$python" bench/peer/llama_train.py --preset "$preset" --steps "$steps" --threads "$threads") ;;
+            esac
+            echo "$preset $variant: $line" >&2
+            [[ $first -eq 1 ]] || echo "," >> "$results"
+            first=0
+            echo "{\"variant\": \"$variant\", \"result\": $line}" >> "$results"
+        done
+    done
+    echo "]" >> "$results"
+
+    "$python" - "$results" "$threads" "$steps" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
 by = {(r["result"]["preset"], r["variant"]): r["result"] for r in rows}
@@ -53,7 +62,29 @@ for preset in ("3m", "25m"):
               f"{r['tokens_per_second']/peer['tokens_per_second']:.2f}x | {r['peak_rss_bytes']/2**20:,.0f} | "
               f"{r['peak_rss_bytes']/peer['peak_rss_bytes']:.2f}x |")
 PY
+fi
 
-echo
-echo "MoE layer step (forward+backward, and inference with E precomputed):"
-"$bench" moe-step --threads "$threads" --repeats 10 | tee bench/results/moe-step.json
+if wants moe-step; then
+    echo
+    echo "MoE layer step (forward+backward; Nexus vs linear router paired, training and inference with E precomputed):"
+    "$bench" moe-step --threads "$threads" --repeats 10 | tee bench/results/moe-step.json
+fi
+
+if wants upcycle; then
+    echo
+    echo "Upcycle throughput and peak RSS (Nexus router, 2 and 4 experts of a 1.5 GB model) vs a sequential copy:"
+    "$bench" upcycle --experts 2,4 --repeats 3 --cache "${BENCH_UPCYCLE_CACHE:-cold}" > bench/results/upcycle.json
+    "$python" - bench/results/upcycle.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"\n{r['config']}: {r['parameters']/1e6:.0f}M parameters, {r['checkpoint_bytes']/1e9:.2f} GB per checkpoint\n")
+print("| cache | experts | read + written (GB) | upcycle (GB/s) | sequential copy (GB/s) | upcycle / copy: median (min-max) | CPU s: upcycle / copy | peak RSS (MiB) |")
+print("|---|---:|---:|---:|---:|---|---|---:|")
+for s in r["summary"]:
+    print(f"| {s['cache']} | {s['experts']} | {(s['read_bytes'] + s['written_bytes'])/1e9:.1f} | "
+          f"{s['upcycle_bytes_per_second_median']/1e9:.2f} | {s['peer_bytes_per_second_median']/1e9:.2f} | "
+          f"{s['upcycle_over_peer_median']:.2f} ({s['upcycle_over_peer_min']:.2f}-{s['upcycle_over_peer_max']:.2f}) | "
+          f"{s['upcycle_cpu_seconds_median']:.1f} / {s['peer_cpu_seconds_median']:.1f} | "
+          f"{s['peak_rss_bytes_min']/2**20:.0f}-{s['peak_rss_bytes_max']/2**20:.0f} |")
+PY
+fi

@@ -110,4 +110,29 @@ public sealed class UpcyclerTests : IDisposable
         Assert.False(Directory.Exists(output));
         Assert.DoesNotContain(Directory.GetDirectories(temp.Path), d => Path.GetFileName(d).Contains("out", StringComparison.Ordinal)); // no staging left
     }
+
+    [Fact]
+    public void AnExpertMissingATensorFailsMidStreamAndLeavesNothing()
+    {
+        var seed = SaveDense("seed", 1);
+        var whole = new UpcycleExpert("whole", SaveDense("whole", 2), Embedding(1));
+        var holed = SaveDense("holed", 3);
+        var missing = "model.layers.1.self_attn.k_proj.weight";
+        var weights = Path.Combine(holed, LlamaCheckpoint.WeightsFile);
+        var kept = new List<(TensorSpec Spec, ReadOnlyMemory<byte> Bytes)>();
+        using (var original = SafetensorsCheckpoint.Open(weights))
+            foreach (var name in original.Names.Where(n => n != missing))
+            {
+                var entry = original.Entry(name);
+                kept.Add((new TensorSpec(name, entry.Dtype, entry.Shape), original.GetBytes(name).ToArray()));
+            }
+        SafetensorsWriter.Write(weights, kept);
+        var output = Path.Combine(temp.Path, "out");
+
+        var error = Assert.Throws<InvalidDataException>(() => Upcycler.Run(seed, [whole, new UpcycleExpert("holed", holed, Embedding(2))], RouterKind.Nexus, output));
+
+        Assert.Contains(missing, error.Message);
+        Assert.False(Directory.Exists(output));
+        Assert.DoesNotContain(Directory.GetDirectories(temp.Path), d => Path.GetFileName(d).Contains("out", StringComparison.Ordinal));
+    }
 }
