@@ -56,7 +56,7 @@ public static partial class UpcycleThroughput
                 .Select(e => new UpcycleExpert($"expert{e}", WriteDense(Path.Combine(root, $"expert{e}"), config, (ulong)e + 1), DomainEmbedding(config.HiddenSize, e)))
                 .ToList();
             var generateSeconds = clock.Elapsed.TotalSeconds;
-            var checkpointBytes = new FileInfo(Path.Combine(seed, LlamaCheckpoint.WeightsFile)).Length;
+            var checkpointBytes = new FileInfo(Path.Combine(seed, ModelCheckpoint.WeightsFile)).Length;
             Console.Error.WriteLine($"upcycle bench: wrote seed + {experts.Count} experts of {checkpointBytes / 1e9:F2} GB each in {generateSeconds:F0} s under {root}");
 
             var runs = new List<Dictionary<string, object>>();
@@ -65,7 +65,7 @@ public static partial class UpcycleThroughput
             foreach (var count in counts)
             {
                 var chosen = experts.Take(count).ToList();
-                var readBytes = SeedFfnBytes(config) + chosen.Sum(e => new FileInfo(Path.Combine(e.ModelDirectory, LlamaCheckpoint.WeightsFile)).Length);
+                var readBytes = SeedFfnBytes(config) + chosen.Sum(e => new FileInfo(Path.Combine(e.ModelDirectory, ModelCheckpoint.WeightsFile)).Length);
                 var output = Path.Combine(root, "moe");
                 var peerWrittenBytes = OutputBytes(config, count);
                 (double Seconds, double CpuSeconds) Peer()
@@ -79,7 +79,7 @@ public static partial class UpcycleThroughput
                 var peer = peerFirst ? Peer() : default;
                 Prepare(cache, seed, chosen);
                 var child = RunChild(seed, chosen, output);
-                var writtenBytes = new FileInfo(Path.Combine(output, LlamaCheckpoint.WeightsFile)).Length;
+                var writtenBytes = new FileInfo(Path.Combine(output, ModelCheckpoint.WeightsFile)).Length;
                 Directory.Delete(output, recursive: true);
                 if (!peerFirst) peer = Peer();
 
@@ -161,7 +161,7 @@ public static partial class UpcycleThroughput
         var process = Stopwatch.StartNew();
         var seed = arguments.Get("seed", "");
         var experts = arguments.Get("expert-dirs", "").Split(',')
-            .Select((directory, e) => new UpcycleExpert($"expert{e}", directory, DomainEmbedding(LlamaConfig.Load(Path.Combine(directory, LlamaCheckpoint.ConfigFile)).HiddenSize, e)))
+            .Select((directory, e) => new UpcycleExpert($"expert{e}", directory, DomainEmbedding(LlamaConfig.Load(Path.Combine(directory, ModelCheckpoint.ConfigFile)).HiddenSize, e)))
             .ToList();
         using var sampler = new PeakSampler();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -200,7 +200,7 @@ public static partial class UpcycleThroughput
     /// </summary>
     private static (double Seconds, double CpuSeconds) SequentialCopy(string seed, IReadOnlyList<UpcycleExpert> experts, long readBytes, long writtenBytes, string target)
     {
-        var sources = new[] { seed }.Concat(experts.Select(e => e.ModelDirectory)).Select(d => Path.Combine(d, LlamaCheckpoint.WeightsFile)).ToList();
+        var sources = new[] { seed }.Concat(experts.Select(e => e.ModelDirectory)).Select(d => Path.Combine(d, ModelCheckpoint.WeightsFile)).ToList();
         var buffer = GC.AllocateUninitializedArray<byte>(ChunkBytes, pinned: true);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -246,7 +246,7 @@ public static partial class UpcycleThroughput
         }
         var bytes = MemoryMarshal.AsBytes(pattern.AsSpan());
         var layout = config.ParameterShapes().Select(p => new TensorSpec(p.Name, SafetensorsDtype.F32, p.Shape)).ToList();
-        using (var writer = SafetensorsWriter.Create(Path.Combine(directory, LlamaCheckpoint.WeightsFile), layout, new Dictionary<string, string> { ["format"] = "pt" }))
+        using (var writer = SafetensorsWriter.Create(Path.Combine(directory, ModelCheckpoint.WeightsFile), layout, new Dictionary<string, string> { ["format"] = "pt" }))
         {
             var phase = 0;
             foreach (var spec in layout)
@@ -262,7 +262,7 @@ public static partial class UpcycleThroughput
             }
             writer.Commit();
         }
-        config.Save(Path.Combine(directory, LlamaCheckpoint.ConfigFile));
+        config.Save(Path.Combine(directory, ModelCheckpoint.ConfigFile));
         TokenizerFiles.SaveByte(directory);
         return directory;
     }
@@ -285,7 +285,7 @@ public static partial class UpcycleThroughput
         var buffer = new byte[ChunkBytes];
         foreach (var directory in experts.Select(e => e.ModelDirectory).Prepend(seed))
         {
-            using var input = new FileStream(Path.Combine(directory, LlamaCheckpoint.WeightsFile), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            using var input = new FileStream(Path.Combine(directory, ModelCheckpoint.WeightsFile), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
             while (input.Read(buffer) > 0) { }
         }
     }

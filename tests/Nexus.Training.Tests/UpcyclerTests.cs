@@ -118,7 +118,7 @@ public sealed class UpcyclerTests : IDisposable
         var whole = new UpcycleExpert("whole", SaveDense("whole", 2), Embedding(1));
         var holed = SaveDense("holed", 3);
         var missing = "model.layers.1.self_attn.k_proj.weight";
-        var weights = Path.Combine(holed, LlamaCheckpoint.WeightsFile);
+        var weights = Path.Combine(holed, ModelCheckpoint.WeightsFile);
         var kept = new List<(TensorSpec Spec, ReadOnlyMemory<byte> Bytes)>();
         using (var original = SafetensorsCheckpoint.Open(weights))
             foreach (var name in original.Names.Where(n => n != missing))
