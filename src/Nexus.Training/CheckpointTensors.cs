@@ -51,20 +51,21 @@ internal static class CheckpointTensors
     public static void FillGaussian(Span<float> values, string key, long seed, double std = 0.02)
     {
         var random = new DeterministicRandom(StableHash(key) ^ (ulong)seed);
-        for (var i = 0; i < values.Length; i++) values[i] = (float)(std * Gaussian(ref random));
+        for (var i = 0; i < values.Length; i++) values[i] = (float)(std * Gaussian(random.NextUInt64(), random.NextUInt64()));
     }
 
-    private static ulong StableHash(string text)
+    public static ulong StableHash(string text)
     {
         var hash = 14695981039346656037UL; // FNV-1a: stable across processes, unlike string.GetHashCode
         foreach (var c in text) hash = (hash ^ c) * 1099511628211UL;
         return hash;
     }
 
-    private static double Gaussian(ref DeterministicRandom random)
+    /// <summary>A standard normal value by Box–Muller (the cosine branch) from two uniform draws.</summary>
+    public static double Gaussian(ulong first, ulong second)
     {
-        var u1 = (random.NextUInt64() >> 11) * (1.0 / (1UL << 53));
-        var u2 = (random.NextUInt64() >> 11) * (1.0 / (1UL << 53));
+        var u1 = (first >> 11) * (1.0 / (1UL << 53));
+        var u2 = (second >> 11) * (1.0 / (1UL << 53));
         return Math.Sqrt(-2 * Math.Log(1 - u1)) * Math.Cos(2 * Math.PI * u2);
     }
 }

@@ -35,9 +35,9 @@ public static partial class Upcycler
         foreach (var expert in experts)
         {
             var expertConfig = LlamaConfig.Load(Path.Combine(expert.ModelDirectory, ModelCheckpoint.ConfigFile));
-            if (ArchitectureOf(expertConfig) != ArchitectureOf(seedConfig))
+            if (CheckpointTensors.ArchitectureOf(expertConfig) != CheckpointTensors.ArchitectureOf(seedConfig))
                 throw new InvalidDataException(
-                    $"Expert '{expert.Name}' ({expert.ModelDirectory}) does not share the seed's architecture: {ArchitectureOf(expertConfig)} vs seed {ArchitectureOf(seedConfig)}.");
+                    $"Expert '{expert.Name}' ({expert.ModelDirectory}) does not share the seed's architecture: {CheckpointTensors.ArchitectureOf(expertConfig)} vs seed {CheckpointTensors.ArchitectureOf(seedConfig)}.");
         }
 
         var width = 0;
@@ -106,7 +106,7 @@ public static partial class Upcycler
             var gaussian = new GaussianFiller();
             foreach (var spec in layout.Where(s => IsRandomlyInitialised(s.Name)))
             {
-                var random = new DeterministicRandom(StableHash(spec.Name) ^ (ulong)randomSeed);
+                var random = new DeterministicRandom(CheckpointTensors.StableHash(spec.Name) ^ (ulong)randomSeed);
                 routers.Send(spec, (values, _) => gaussian.Fill(values, 0.02, ref random));
             }
         });
@@ -335,25 +335,6 @@ public static partial class Upcycler
         }
     }
 
-    private static string ArchitectureOf(LlamaConfig c) =>
-        $"vocab {c.VocabSize}, hidden {c.HiddenSize}, intermediate {c.IntermediateSize}, layers {c.NumHiddenLayers}, " +
-        $"heads {c.NumAttentionHeads}/{c.NumKeyValueHeads}, head_dim {c.HeadDim}, tied {c.TieWordEmbeddings}, rope_theta {c.RopeTheta}";
-
-    private static ulong StableHash(string text)
-    {
-        var hash = 14695981039346656037UL; // FNV-1a: stable across processes, unlike string.GetHashCode
-        foreach (var c in text) hash = (hash ^ c) * 1099511628211UL;
-        return hash;
-    }
-
-    /// <summary>A standard normal value by Box–Muller (the cosine branch) from two uniform draws.</summary>
-    private static double Gaussian(ulong first, ulong second)
-    {
-        var u1 = (first >> 11) * (1.0 / (1UL << 53));
-        var u2 = (second >> 11) * (1.0 / (1UL << 53));
-        return Math.Sqrt(-2 * Math.Log(1 - u1)) * Math.Cos(2 * Math.PI * u2);
-    }
-
     /// <summary>
     /// Fills spans with scaled normal values, two draws of the seeded stream per value, in order. The draws are
     /// cheap and sequential; the logarithm and cosine cost some 35 ns a value (seconds for a model's routers, as
@@ -376,7 +357,7 @@ public static partial class Upcycler
                 Parallel.For(0, parts, part =>
                 {
                     for (int i = count * part / parts, end = count * (part + 1) / parts; i < end; i++)
-                        _values[i] = (float)(scale * Gaussian(_draws[2 * i], _draws[2 * i + 1]));
+                        _values[i] = (float)(scale * CheckpointTensors.Gaussian(_draws[2 * i], _draws[2 * i + 1]));
                 });
                 _values.AsSpan(0, count).CopyTo(destination[offset..]);
             }
