@@ -2,6 +2,7 @@ using System.Text.Json;
 using Nexus.Bench;
 
 // Usage: Nexus.Bench moe-step [--tokens 2048] [--hidden 512] [--intermediate 1536] [--experts 4] [--repeats 20]
+//        Nexus.Bench reproduce-report --runs runs/reproduce [--out bench/results/reproduction.md]
 //        Nexus.Bench train --preset 3m|25m [--steps 30] [--warmup-steps 5] [--batch-size 16] [--seq-len 128] [--threads 2] [--no-sdpa]
 // Prints one JSON object, the same shape as bench/peer/llama_train.py prints.
 var arguments = BenchArguments.Parse(args);
@@ -9,6 +10,7 @@ var result = arguments.Command switch
 {
     "train" => TrainThroughput.Run(arguments),
     "moe-step" => MoeStep.Run(arguments),
-    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step."),
+    "reproduce-report" => ReproduceReport.Run(arguments),
+    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step, reproduce-report."),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
