@@ -62,19 +62,20 @@ CONTINUE_STEPS=$(( 4 * EXPERT_STEPS + 2 * FINETUNE_STEPS ))
 [[ -f $DATA/manifest.json ]] || { echo "reproduce.sh: $DATA has no manifest.json; run 'make data' first." >&2; exit 1; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-# step OUTPUT CMD...: runs CMD unless OUTPUT exists (every nexus step writes its output atomically).
+# step DONE CMD...: runs CMD unless DONE exists. Every nexus step writes its output folder or report atomically, so
+# DONE (the model folder, or the report) exists only when the step finished; train/finetune also --resume.
 step() {
-  local output=$1; shift
-  if [[ -e $output ]]; then log "skip  $output (exists)"; return; fi
-  log "run   $output"
+  local done=$1; shift
+  if [[ -e $done ]]; then log "skip  $done (exists)"; return; fi
+  log "run   $done"
   local start=$SECONDS
-  "$@" > "$output.log.tmp" 2>&1 || { echo "reproduce.sh: step for $output failed; its log: $output.log.tmp" >&2; tail -20 "$output.log.tmp" >&2; exit 1; }
-  mv "$output.log.tmp" "$output.log"
-  log "done  $output ($((SECONDS - start)) s)"
-  echo "$output	$((SECONDS - start))" >> "$RUN/timings.tsv"
+  "$@" > "$done.log.tmp" 2>&1 || { echo "reproduce.sh: step for $done failed; its log: $done.log.tmp" >&2; tail -20 "$done.log.tmp" >&2; exit 1; }
+  mv "$done.log.tmp" "$done.log"
+  log "done  $done ($((SECONDS - start)) s)"
+  printf '%s\t%s\n' "$done" "$((SECONDS - start))" >> "$RUN/timings.tsv"
 }
 
-common=(--threads "$THREADS" --batch-size $BATCH --seq-len $SEQ_LEN --eval-tokens 4096 --checkpoint-every 0 --keep-checkpoints 1)
+common=(--threads "$THREADS" --batch-size $BATCH --seq-len $SEQ_LEN --eval-tokens 4096 --checkpoint-every 100 --keep-checkpoints 1 --resume)
 domains4=(); for d in "${INITIAL[@]}"; do domains4+=(--domain "$d=$DATA"); done
 domains5=("${domains4[@]}" --domain "$EXTENSION=$DATA")
 
@@ -101,23 +102,23 @@ for run in $(seq 1 "$RUNS"); do
   lr=(--lr 3e-3 --warmup $WARMUP --seed $SEED)
 
   # 1. Seed: a small Llama on the mix of the four initial domains.
-  step "$RUN/seed" "$NEXUS" train --data "$DATA" --out "$RUN/seed" --model-size "$MODEL_SIZE" --steps $SEED_STEPS "${lr[@]}" "${common[@]}"
+  step "$RUN/seed/model" "$NEXUS" train --data "$DATA" --out "$RUN/seed" --model-size "$MODEL_SIZE" --steps $SEED_STEPS "${lr[@]}" "${common[@]}"
   # 2. Branch: one dense expert per domain (initial ones and the extension's), same budget; their domain embeddings.
   for d in "${INITIAL[@]}" $EXTENSION; do
-    step "$RUN/expert-$d" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA/$d" --out "$RUN/expert-$d" --steps $EXPERT_STEPS "${lr[@]}" "${common[@]}"
+    step "$RUN/expert-$d/model" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA/$d" --out "$RUN/expert-$d" --steps $EXPERT_STEPS "${lr[@]}" "${common[@]}"
     step "$RUN/embed-$d.json" "$NEXUS" embed --name "$d" --model "$RUN/seed/model" --data "$DATA/$d" --sample-tokens $EMBED_TOKENS \
       --seq-len $SEQ_LEN --out "$RUN/embed-$d.json"
   done
   experts=(); embeddings=()
   for d in "${INITIAL[@]}"; do experts+=(--expert "$d=$RUN/expert-$d/model"); embeddings+=(--embedding "$RUN/embed-$d.json"); done
   # 3. Baselines: the seed trained further on the mix with the same compute; the experts' parameter average.
-  step "$RUN/seed-continued" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA" --out "$RUN/seed-continued" --steps $CONTINUE_STEPS "${lr[@]}" "${common[@]}"
+  step "$RUN/seed-continued/model" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA" --out "$RUN/seed-continued" --steps $CONTINUE_STEPS "${lr[@]}" "${common[@]}"
   dense=(); for d in "${INITIAL[@]}"; do dense+=(--model "$RUN/expert-$d/model"); done
   step "$RUN/dense-average" "$NEXUS" average "${dense[@]}" --out "$RUN/dense-average"
   # 4. Upcycle with either router and finetune on the mix of the four domains.
   for router in linear nexus; do
     step "$RUN/moe-$router" "$NEXUS" upcycle --seed-model "$RUN/seed/model" "${experts[@]}" "${embeddings[@]}" --router $router --seed $SEED --out "$RUN/moe-$router"
-    step "$RUN/moe-$router-ft" "$NEXUS" finetune --model "$RUN/moe-$router" "${domains4[@]}" --out "$RUN/moe-$router-ft" --steps $FINETUNE_STEPS "${lr[@]}" "${common[@]}"
+    step "$RUN/moe-$router-ft/model" "$NEXUS" finetune --model "$RUN/moe-$router" "${domains4[@]}" --out "$RUN/moe-$router-ft" --steps $FINETUNE_STEPS "${lr[@]}" "${common[@]}"
   done
   evaluate seed "$RUN/seed/model" "${domains5[@]}"
   evaluate seed-continued "$RUN/seed-continued/model" "${domains5[@]}"
@@ -128,7 +129,7 @@ for run in $(seq 1 "$RUNS"); do
   for router in linear nexus; do
     for steps in "${EXTEND_STEPS_LIST[@]}"; do
       name=$router-extend-$steps
-      step "$RUN/$name-ft" "$NEXUS" extend --model "$RUN/moe-$router-ft/model" --expert "$EXTENSION=$RUN/expert-$EXTENSION/model" \
+      step "$RUN/$name-ft/model" "$NEXUS" extend --model "$RUN/moe-$router-ft/model" --expert "$EXTENSION=$RUN/expert-$EXTENSION/model" \
         --embedding "$RUN/embed-$EXTENSION.json" --seed $SEED --out "$RUN/$name" "${domains5[@]}" --steps "$steps" --finetune-out "$RUN/$name-ft" \
         "${lr[@]}" --warmup 0 "${common[@]}"
       evaluate "$name" "$RUN/$name-ft/model" "${domains5[@]}"
