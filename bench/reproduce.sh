@@ -47,8 +47,8 @@ if [[ $QUICK == 1 ]]; then
   EXTEND_STEPS_LIST=(2 5 10)   # floor: at least a couple of steps each at smoke scale
 else
   OUT=${OUT:-runs/reproduce}
-  SEED_STEPS=1500; EXPERT_STEPS=500; FINETUNE_STEPS=500; EVAL_TOKENS=32768; EMBED_TOKENS=65536; WARMUP=30
-  EXTEND_STEPS_LIST=(10 25 50) # 2%, 5%, 10% of the upcycling finetune
+  SEED_STEPS=1200; EXPERT_STEPS=400; FINETUNE_STEPS=400; EVAL_TOKENS=32768; EMBED_TOKENS=65536; WARMUP=30
+  EXTEND_STEPS_LIST=(8 20 40)  # 2%, 5%, 10% of the upcycling finetune
 fi
 scale() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s + 0.5); print (v < 1 ? 1 : v) }'; }
 SEED_STEPS=$(scale $SEED_STEPS); EXPERT_STEPS=$(scale $EXPERT_STEPS); FINETUNE_STEPS=$(scale $FINETUNE_STEPS)
@@ -68,9 +68,9 @@ step() {
   local done=$1; shift
   if [[ -e $done ]]; then log "skip  $done (exists)"; return; fi
   log "run   $done"
-  local start=$SECONDS
-  "$@" > "$done.log.tmp" 2>&1 || { echo "reproduce.sh: step for $done failed; its log: $done.log.tmp" >&2; tail -20 "$done.log.tmp" >&2; exit 1; }
-  mv "$done.log.tmp" "$done.log"
+  local start=$SECONDS logfile=$RUN/logs/$(echo "${done#"$RUN"/}" | tr / _).log
+  mkdir -p "$RUN/logs"
+  "$@" > "$logfile" 2>&1 || { echo "reproduce.sh: step for $done failed; its log: $logfile" >&2; tail -20 "$logfile" >&2; exit 1; }
   log "done  $done ($((SECONDS - start)) s)"
   printf '%s\t%s\n' "$done" "$((SECONDS - start))" >> "$RUN/timings.tsv"
 }

@@ -51,7 +51,7 @@ public static class ReproduceReport
             var values = reports.Select(pick).Where(v => v is not null).Select(v => v!.Value * factor).ToList();
             if (values.Count == 0) return "—";
             var mean = values.Average().ToString(format, CultureInfo.InvariantCulture) + suffix;
-            return values.Count == 1 ? mean
+            return values.Count == 1 || values.Min() == values.Max() ? mean
                 : $"{mean} ({values.Min().ToString(format, CultureInfo.InvariantCulture)}–{values.Max().ToString(format, CultureInfo.InvariantCulture)})";
         }
 
