@@ -130,8 +130,8 @@ for run in $(seq 1 "$RUNS"); do
     for steps in "${EXTEND_STEPS_LIST[@]}"; do
       name=$router-extend-$steps
       step "$RUN/$name-ft/model" "$NEXUS" extend --model "$RUN/moe-$router-ft/model" --expert "$EXTENSION=$RUN/expert-$EXTENSION/model" \
-        --embedding "$RUN/embed-$EXTENSION.json" --seed $SEED --out "$RUN/$name" "${domains5[@]}" --steps "$steps" --finetune-out "$RUN/$name-ft" \
-        "${lr[@]}" --warmup 0 "${common[@]}"
+        --embedding "$RUN/embed-$EXTENSION.json" --out "$RUN/$name" "${domains5[@]}" --steps "$steps" --finetune-out "$RUN/$name-ft" \
+        --lr 3e-3 --warmup 0 --seed $SEED "${common[@]}"
       evaluate "$name" "$RUN/$name-ft/model" "${domains5[@]}"
     done
   done
