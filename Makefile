@@ -6,7 +6,7 @@ CACHE ?= .cache
 RUNS ?= runs
 NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
 
-.PHONY: all restore build test demo demo-data data bench clean
+.PHONY: all restore build test demo demo-data data bench reproduce reproduce-quick clean
 
 all: build
 
@@ -37,6 +37,16 @@ demo: build demo-data
 # Speed and memory against Debian's PyTorch (installed here if missing); figures go to docs/benchmarks.md.
 bench: build
 	bench/run.sh $(CONFIGURATION)
+
+# The small-scale reproduction of the paper's claims (docs/reproduction.md): about 90 minutes on 2 CPU cores.
+# SCALE=N multiplies every step budget, RUNS=2 repeats it with another seed; resumable (finished steps are skipped).
+# Tables go to bench/results/reproduction.md.
+reproduce: build data
+	SCALE=$(or $(SCALE),1) RUNS=$(if $(filter runs,$(RUNS)),1,$(RUNS)) OUT=runs/reproduce bench/reproduce.sh
+
+# A few-minute smoke-scale pass of the same script (proves it runs; its numbers are not the result).
+reproduce-quick: build data
+	RUNS=1 OUT=runs/reproduce-quick bench/reproduce.sh --quick
 
 clean:
 	$(DOTNET) clean Nexus.Operator.sln -c $(CONFIGURATION)

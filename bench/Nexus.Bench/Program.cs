@@ -3,6 +3,7 @@ using Nexus.Bench;
 
 // Usage: Nexus.Bench moe-step [--tokens 2048] [--hidden 512] [--intermediate 1536] [--experts 4] [--repeats 20] [--threads 2]
 //        [--ab-threads 1] [--inference-pairs 120] [--training-pairs 30] [--linear-init nexus|random]
+//        Nexus.Bench reproduce-report --runs runs/reproduce [--out bench/results/reproduction.md]
 //        Nexus.Bench train --preset 3m|25m [--steps 30] [--warmup-steps 5] [--batch-size 16] [--seq-len 128] [--threads 2] [--no-sdpa]
 //        Nexus.Bench upcycle [--experts 2,4] [--repeats 2] [--cache cold|warm|cold,warm] [--layers 24] [--hidden 1024] [--intermediate 2816] [--vocab 32000] [--dir /tmp]
 //        (upcycle-run is the child process that `upcycle` starts for each measured upcycle)
@@ -14,6 +15,7 @@ var result = arguments.Command switch
     "moe-step" => MoeStep.Run(arguments),
     "upcycle" => UpcycleThroughput.Run(arguments),
     "upcycle-run" => UpcycleThroughput.RunChild(arguments),
-    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step, upcycle."),
+    "reproduce-report" => ReproduceReport.Run(arguments),
+    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step, upcycle, reproduce-report."),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));

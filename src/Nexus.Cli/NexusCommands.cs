@@ -12,6 +12,7 @@ public static class NexusCommands
             TrainCommand.Create(),
             EmbedCommand.Create(),
             UpcycleCommand.Create(),
+            AverageCommand.Create(),
             FinetuneCommand.Create(),
             ExtendCommand.Create(),
             RemoveCommand.Create(),

@@ -34,6 +34,34 @@ public sealed class UpcyclerTests : IDisposable
     }
 
     [Fact]
+    public void DenseAverageIsTheMeanOfEveryTensorAndLoadsAsADenseModel()
+    {
+        var models = new[] { SaveDense("a", 21), SaveDense("b", 22), SaveDense("c", 23) };
+        var output = Path.Combine(temp.Path, "average");
+
+        DenseAverager.Run(models, output);
+
+        using var average = SafetensorsCheckpoint.Open(output);
+        var sources = models.Select(SafetensorsCheckpoint.Open).ToList();
+        try
+        {
+            Assert.Equal(sources[0].Names.OrderBy(n => n), average.Names.OrderBy(n => n));
+            foreach (var name in average.Names)
+            {
+                var actual = Floats(average, name);
+                var each = sources.Select(s => Floats(s, name)).ToList();
+                for (var i = 0; i < actual.Length; i++) Assert.True(Math.Abs(each.Average(v => (double)v[i]) - actual[i]) < 1e-6, $"{name}[{i}] is not the mean");
+            }
+        }
+        finally
+        {
+            foreach (var s in sources) s.Dispose();
+        }
+        using var model = ModelCheckpoint.LoadDense(output);
+        Assert.Throws<InvalidDataException>(() => DenseAverager.Run([models[0], SaveDense("other", 24, LlamaConfig.Preset("small"))], Path.Combine(temp.Path, "bad")));
+    }
+
+    [Fact]
     public void ExpertsAreCopiedBitForBitAndTheRestIsTheMean()
     {
         var seed = SaveDense("seed", 1);

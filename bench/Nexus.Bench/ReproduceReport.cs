@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text;
+using Nexus.Training;
+
+namespace Nexus.Bench;
+
+/// <summary>
+/// <c>Nexus.Bench reproduce-report --runs DIR [--out FILE]</c>: reads the evaluate reports that
+/// bench/reproduce.sh leaves in DIR/run-*/eval/NAME/report.json and writes the Markdown tables of
+/// docs/reproduction.md (mean over runs, with the min–max spread when there is more than one run),
+/// and copies run-1's heat maps next to the Markdown file.
+/// </summary>
+public static class ReproduceReport
+{
+    private static readonly string[] Initial = ["news", "science", "books", "speeches"];
+    private const string Extension = "code";
+    private const string Removed = "speeches";
+
+    public static object Run(BenchArguments arguments)
+    {
+        var runsDirectory = arguments.Get("runs", "runs/reproduce");
+        var output = arguments.Get("out", "bench/results/reproduction.md");
+        var markdown = Build(runsDirectory, out var runCount);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        File.WriteAllText(output, markdown);
+        var copied = CopyHeatMaps(runsDirectory, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "reproduction-heatmaps"));
+        return new { command = "reproduce-report", runs = runCount, output, heat_maps = copied };
+    }
+
+    /// <summary>The Markdown for every run folder under <paramref name="runsDirectory"/>; missing reports show as "—".</summary>
+    public static string Build(string runsDirectory, out int runCount)
+    {
+        var runs = Directory.Exists(runsDirectory)
+            ? Directory.GetDirectories(runsDirectory, "run-*").OrderBy(d => d, StringComparer.Ordinal).ToList()
+            : [];
+        if (runs.Count == 0) throw new ArgumentException($"{runsDirectory} holds no run-* folders; run bench/reproduce.sh first.");
+        runCount = runs.Count;
+        var reports = runs.Select(run => LoadReports(Path.Combine(run, "eval"))).ToList();
+        var budgets = reports.SelectMany(r => r.Keys).Where(k => k.StartsWith("nexus-extend-", StringComparison.Ordinal))
+            .Select(k => long.Parse(k["nexus-extend-".Length..], CultureInfo.InvariantCulture)).Distinct().Order().ToList();
+
+        double? Ppl(Dictionary<string, EvaluationReport> r, string model, string domain) =>
+            r.TryGetValue(model, out var report) ? report.Domains.FirstOrDefault(d => d.Domain == domain)?.Perplexity : null;
+        double? Mean(Dictionary<string, EvaluationReport> r, string model, IEnumerable<string> domains)
+        {
+            var values = domains.Select(d => Ppl(r, model, d)).ToList();
+            return values.Any(v => v is null) ? null : values.Average(v => v!.Value);
+        }
+        string Cell(Func<Dictionary<string, EvaluationReport>, double?> pick, string format = "F2", double factor = 1, string suffix = "")
+        {
+            var values = reports.Select(pick).Where(v => v is not null).Select(v => v!.Value * factor).ToList();
+            if (values.Count == 0) return "—";
+            var mean = values.Average().ToString(format, CultureInfo.InvariantCulture) + suffix;
+            return values.Count == 1 || values.Min() == values.Max() ? mean
+                : $"{mean} ({values.Min().ToString(format, CultureInfo.InvariantCulture)}–{values.Max().ToString(format, CultureInfo.InvariantCulture)})";
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine($"Runs: {runs.Count} ({string.Join(", ", runs.Select(Path.GetFileName))}). " +
+                        (runs.Count > 1 ? "Cells: mean over runs (min–max)." : "Cells: one run."));
+        var settings = Path.Combine(runsDirectory, "settings.txt");
+        if (File.Exists(settings)) text.AppendLine().AppendLine("```").Append(File.ReadAllText(settings)).AppendLine("```");
+
+        text.AppendLine().AppendLine("### Upcycling: validation perplexity on the initial domains (lower is better)").AppendLine();
+        text.AppendLine($"| model | {string.Join(" | ", Initial)} | average |");
+        text.AppendLine($"|---|{string.Concat(Initial.Select(_ => "---:|"))}---:|");
+        foreach (var (model, label) in new[]
+                 {
+                     ("seed", "seed"), ("seed-continued", "seed, trained on with the same compute"), ("dense-average", "dense parameter average of the experts"),
+                     ("linear", "MoE, linear router + finetune"), ("nexus", "Nexus MoE + finetune"),
+                 })
+            text.AppendLine($"| {label} | {string.Join(" | ", Initial.Select(d => Cell(r => Ppl(r, model, d))))} | {Cell(r => Mean(r, model, Initial))} |");
+
+        text.AppendLine().AppendLine($"### Extension with a `{Extension}` expert: perplexity after `nexus extend --steps N`").AppendLine();
+        text.AppendLine($"Forgetting = the average perplexity of the four initial domains; gain = (linear − Nexus) / linear on {Extension} perplexity.").AppendLine();
+        text.AppendLine($"| extension steps | {Extension}: linear | {Extension}: Nexus | Nexus gain on {Extension} | initial avg: linear | initial avg: Nexus |");
+        text.AppendLine("|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine($"| before (4 experts) | {Cell(r => Ppl(r, "linear", Extension))} | {Cell(r => Ppl(r, "nexus", Extension))} | " +
+                        $"{Cell(r => Gain(Ppl(r, "linear", Extension), Ppl(r, "nexus", Extension)), "F1", 100, "%")} | {Cell(r => Mean(r, "linear", Initial))} | {Cell(r => Mean(r, "nexus", Initial))} |");
+        foreach (var steps in budgets)
+        {
+            string linear = $"linear-extend-{steps}", nexus = $"nexus-extend-{steps}";
+            text.AppendLine($"| {steps} | {Cell(r => Ppl(r, linear, Extension))} | {Cell(r => Ppl(r, nexus, Extension))} | " +
+                            $"{Cell(r => Gain(Ppl(r, linear, Extension), Ppl(r, nexus, Extension)), "F1", 100, "%")} | {Cell(r => Mean(r, linear, Initial))} | {Cell(r => Mean(r, nexus, Initial))} |");
+        }
+
+        text.AppendLine().AppendLine("### Routing: share of a domain's tokens sent to its own expert (averaged over layers)").AppendLine();
+        var routed = new List<(string Model, string Label)> { ("linear", "linear + finetune"), ("nexus", "Nexus + finetune") };
+        if (budgets.Count > 0)
+        {
+            routed.Add(($"linear-extend-{budgets[^1]}", $"linear, extended ({budgets[^1]} steps)"));
+            routed.Add(($"nexus-extend-{budgets[^1]}", $"Nexus, extended ({budgets[^1]} steps)"));
+        }
+        var all = Initial.Append(Extension).ToArray();
+        text.AppendLine($"| model | {string.Join(" | ", all)} | uniform |");
+        text.AppendLine($"|---|{string.Concat(all.Select(_ => "---:|"))}---:|");
+        foreach (var (model, label) in routed)
+        {
+            var experts = reports.Select(r => r.TryGetValue(model, out var x) ? x.Experts.Count : 0).Max();
+            text.AppendLine($"| {label} | {string.Join(" | ", all.Select(d => Cell(r => Own(r, model, d), "F1", 100, "%")))} | " +
+                            $"{(experts > 0 ? (100.0 / experts).ToString("F1", CultureInfo.InvariantCulture) + "%" : "—")} |");
+        }
+
+        text.AppendLine().AppendLine($"### Removal: `nexus remove --expert {Removed}` from the finetuned Nexus model, no further training").AppendLine();
+        text.AppendLine("| domain | before | after |").AppendLine("|---|---:|---:|");
+        foreach (var d in all)
+            text.AppendLine($"| {d} | {Cell(r => Ppl(r, "nexus", d))} | {Cell(r => Ppl(r, $"nexus-remove-{Removed}", d))} |");
+
+        text.AppendLine().AppendLine("### Wall-clock time per step (run-1, seconds)").AppendLine();
+        var timings = Path.Combine(runs[0], "timings.tsv");
+        if (File.Exists(timings))
+        {
+            var rows = File.ReadAllLines(timings).Select(l => l.Split('\t')).Where(p => p.Length == 2).ToList();
+            text.AppendLine("| output | seconds |").AppendLine("|---|---:|");
+            foreach (var p in rows) text.AppendLine($"| {Path.GetRelativePath(runs[0], p[0])} | {p[1]} |");
+            text.AppendLine($"| **total** | {rows.Sum(p => long.Parse(p[1], CultureInfo.InvariantCulture))} |");
+        }
+        else text.AppendLine("(no timings.tsv)");
+        return text.ToString();
+    }
+
+    private static double? Gain(double? linear, double? nexus) => linear is null || nexus is null ? null : (linear - nexus) / linear;
+
+    private static double? Own(Dictionary<string, EvaluationReport> reports, string model, string domain) =>
+        reports.TryGetValue(model, out var report) ? report.Domains.FirstOrDefault(d => d.Domain == domain)?.Routing?.OwnExpert : null;
+
+    private static Dictionary<string, EvaluationReport> LoadReports(string evalDirectory)
+    {
+        var reports = new Dictionary<string, EvaluationReport>();
+        if (!Directory.Exists(evalDirectory)) return reports;
+        foreach (var directory in Directory.GetDirectories(evalDirectory))
+        {
+            var path = Path.Combine(directory, "report.json");
+            if (File.Exists(path)) reports[Path.GetFileName(directory)] = EvaluationReport.Load(path);
+        }
+        return reports;
+    }
+
+    private static int CopyHeatMaps(string runsDirectory, string target)
+    {
+        var eval = Path.Combine(runsDirectory, "run-1", "eval");
+        if (!Directory.Exists(eval)) return 0;
+        Directory.CreateDirectory(target);
+        var count = 0;
+        foreach (var directory in Directory.GetDirectories(eval))
+        foreach (var png in Directory.GetFiles(directory, "*.png"))
+        {
+            File.Copy(png, Path.Combine(target, $"{Path.GetFileName(directory)}-{Path.GetFileName(png)}"), overwrite: true);
+            count++;
+        }
+        return count;
+    }
+}
