@@ -35,13 +35,21 @@ public sealed class BatchSampler : ITrainingBatches
         var starts = tokens.Length - sequenceLength - 1;
         for (var b = 0; b < batchSize; b++)
         {
-            var start = (int)random.NextInt64(starts + 1);
-            for (var t = 0; t < sequenceLength; t++)
-            {
-                inputs[b * sequenceLength + t] = tokens[start + t];
-                targets[b * sequenceLength + t] = tokens[start + t + 1];
-            }
+            TokenWindow.Copy(tokens, (int)random.NextInt64(starts + 1), sequenceLength, inputs, targets, b);
         }
         return (tensor(inputs, [batchSize, sequenceLength]), tensor(targets, [batchSize, sequenceLength]));
+    }
+}
+
+/// <summary>One training window: inputs are tokens[start, start + T), targets the same shifted by one.</summary>
+internal static class TokenWindow
+{
+    public static void Copy(int[] tokens, int start, int length, long[] inputs, long[] targets, int row)
+    {
+        for (var t = 0; t < length; t++)
+        {
+            inputs[row * length + t] = tokens[start + t];
+            targets[row * length + t] = tokens[start + t + 1];
+        }
     }
 }

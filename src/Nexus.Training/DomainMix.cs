@@ -134,12 +134,7 @@ public sealed class DomainMix
                 var domain = Array.FindIndex(cumulative, c => draw < c);
                 if (domain < 0) domain = Array.FindLastIndex(mix.Weights.ToArray(), w => w > 0);
                 var tokens = mix.Domains[domain].Corpus.Train;
-                var start = (int)random.NextInt64(tokens.Length - sequenceLength);
-                for (var t = 0; t < sequenceLength; t++)
-                {
-                    inputs[b * sequenceLength + t] = tokens[start + t];
-                    targets[b * sequenceLength + t] = tokens[start + t + 1];
-                }
+                TokenWindow.Copy(tokens, (int)random.NextInt64(tokens.Length - sequenceLength), sequenceLength, inputs, targets, b);
             }
             return (tensor(inputs, [batchSize, sequenceLength]), tensor(targets, [batchSize, sequenceLength]));
         }

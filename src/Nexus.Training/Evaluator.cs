@@ -35,14 +35,7 @@ public static class Evaluator
                 var inputs = new long[rows * sequenceLength];
                 var targets = new long[rows * sequenceLength];
                 for (var r = 0; r < rows; r++)
-                {
-                    var start = (first + r) * sequenceLength;
-                    for (var t = 0; t < sequenceLength; t++)
-                    {
-                        inputs[r * sequenceLength + t] = tokens[start + t];
-                        targets[r * sequenceLength + t] = tokens[start + t + 1];
-                    }
-                }
+                    TokenWindow.Copy(tokens, (first + r) * sequenceLength, sequenceLength, inputs, targets, r);
                 var output = model.ForwardDetailed(tensor(inputs, [rows, sequenceLength]));
                 var logits = output.Logits;
                 var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tensor(targets), reduction: nn.Reduction.Sum);

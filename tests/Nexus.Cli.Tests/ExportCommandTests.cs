@@ -1,7 +1,8 @@
-using Nexus.Cli;
 using Nexus.Model;
 using Nexus.Model.Tokenization;
 using static TorchSharp.torch;
+
+using static Nexus.Cli.Tests.CliRun;
 
 namespace Nexus.Cli.Tests;
 
@@ -13,51 +14,22 @@ public sealed class ExportCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errorWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errorWriter);
-        try
-        {
-            return (CliHost.Run(NexusCommands.CreateRoot(), args), outWriter.ToString(), errorWriter.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
-
     private string SaveMoe()
     {
         var config = NexusMoeConfig.FromDense(LlamaConfig.Preset("tiny"), ["law", "code", "poems"], RouterKind.Nexus, domainEmbeddingSize: 8);
         using var model = new NexusMoeForCausalLM(config);
         using (no_grad()) foreach (var (_, tensor) in model.state_dict()) tensor.normal_(0, 0.1);
         var path = Path.Combine(directory, "moe");
-        Directory.CreateDirectory(path);
-        config.Save(Path.Combine(path, "config.json"));
-        ModelWeights.Save(model, Path.Combine(path, "model.safetensors"));
-        TokenizerFiles.SaveByte(path);
+        ModelCheckpoint.Save(model, path, TokenizerFiles.SaveByte);
         return path;
-    }
-
-    private static void AssertOneLineError((int Code, string Out, string Error) result, string expected)
-    {
-        Assert.Equal(CliHost.BadInput, result.Code);
-        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains(expected, lines[0]);
     }
 
     [Fact]
     public void ExportsAQwen2MoeFolder()
     {
         var output = Path.Combine(directory, "hf");
-        var result = Run("export", "--model", SaveMoe(), "--format", "qwen2-moe", "--out", output, "--dtype", "bf16");
-        Assert.True(result.Code == 0, result.Error);
+        var result = Invoke("export", "--model", SaveMoe(), "--format", "qwen2-moe", "--out", output, "--dtype", "bf16");
+        AssertSuccess(result);
         Assert.Contains("Exported 3 experts (top-1, nexus router) × 2 layers as qwen2-moe", result.Out);
         Assert.Contains("\"model_type\": \"qwen2_moe\"", File.ReadAllText(Path.Combine(output, "config.json")));
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
@@ -69,16 +41,16 @@ public sealed class ExportCommandTests : IDisposable
     {
         var moe = SaveMoe();
         var output = Path.Combine(directory, "hf");
-        AssertOneLineError(Run("export", "--model", moe, "--format", "mixtral", "--out", output),
+        AssertOneLineError(Invoke("export", "--model", moe, "--format", "mixtral", "--out", output),
             "Unknown export format 'mixtral': use qwen2-moe or deepseek-moe.");
-        AssertOneLineError(Run("export", "--model", Path.Combine(directory, "missing"), "--format", "qwen2-moe", "--out", output),
+        AssertOneLineError(Invoke("export", "--model", Path.Combine(directory, "missing"), "--format", "qwen2-moe", "--out", output),
             "does not exist");
-        AssertOneLineError(Run("export", "--model", moe, "--format", "deepseek-moe", "--out", output, "--dtype", "int8"),
+        AssertOneLineError(Invoke("export", "--model", moe, "--format", "deepseek-moe", "--out", output, "--dtype", "int8"),
             "Unknown dtype 'int8'");
 
         var dense = Path.Combine(directory, "dense");
         using (var model = new LlamaForCausalLM(LlamaConfig.Preset("tiny"))) ModelCheckpoint.Save(model, dense, TokenizerFiles.SaveByte);
-        AssertOneLineError(Run("export", "--model", dense, "--format", "qwen2-moe", "--out", output),
+        AssertOneLineError(Invoke("export", "--model", dense, "--format", "qwen2-moe", "--out", output),
             "export needs a Nexus MoE; dense checkpoints are already Llama");
         Assert.False(Directory.Exists(output));
     }
