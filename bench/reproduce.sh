@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Small-scale reproduction of the Nexus paper's claims with the `nexus` CLI only (docs/reproduction.md).
 #
-#   bench/reproduce.sh [--quick] [--scale N] [--runs R] [--out DIR]
-#   env: SCALE (steps multiplier, default 1), RUNS (default 1), MODEL_SIZE (preset, default small),
+#   bench/reproduce.sh [--quick] [--scale N] [--runs R] [--run I] [--out DIR]
+#   env: SCALE (steps multiplier, default 1), RUNS (default 1), ONLY_RUN (run only run I of RUNS, e.g. to run the
+#        runs side by side with THREADS=1 each), MODEL_SIZE (preset, default small),
 #        THREADS (default 2), DATA (default .cache/nexus-data), OUT (default runs/reproduce; --quick: runs/reproduce-quick),
 #        CONFIGURATION (default Release), REPORT (default bench/results/reproduction.md)
 #
@@ -19,6 +20,7 @@ RUNS=${RUNS:-1}
 MODEL_SIZE=${MODEL_SIZE:-small}
 THREADS=${THREADS:-2}
 QUICK=0
+ONLY_RUN=${ONLY_RUN:-}
 OUT=${OUT:-}
 REPORT=${REPORT:-bench/results/reproduction.md}
 
@@ -27,8 +29,9 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=1 ;;
     --scale) SCALE=$2; shift ;;
     --runs) RUNS=$2; shift ;;
+    --run) ONLY_RUN=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -86,6 +89,12 @@ evaluate() { # evaluate NAME MODEL DOMAINS...
     --seq-len $SEQ_LEN --eval-tokens $EVAL_TOKENS --out "$RUN/eval/$name/report.json" --plots "$RUN/eval/$name"
 }
 
+if [[ -n $ONLY_RUN ]]; then
+  [[ $ONLY_RUN =~ ^[0-9]+$ && $ONLY_RUN -ge 1 && $ONLY_RUN -le $RUNS ]] || { echo "reproduce.sh: --run $ONLY_RUN is not between 1 and --runs $RUNS." >&2; exit 2; }
+  run_ids=("$ONLY_RUN")
+else
+  run_ids=($(seq 1 "$RUNS"))
+fi
 mkdir -p "$OUT"
 cat > "$OUT/settings.txt" <<SETTINGS
 model_size=$MODEL_SIZE scale=$SCALE runs=$RUNS quick=$QUICK threads=$THREADS batch=$BATCH seq_len=$SEQ_LEN
@@ -94,7 +103,7 @@ extend_steps=${EXTEND_STEPS_LIST[*]} eval_tokens=$EVAL_TOKENS embed_tokens=$EMBE
 SETTINGS
 log "settings: $(tr '\n' ' ' < "$OUT/settings.txt")"
 
-for run in $(seq 1 "$RUNS"); do
+for run in "${run_ids[@]}"; do
   RUN=$OUT/run-$run
   SEED=$((1233 + run))
   mkdir -p "$RUN"
