@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Small-scale reproduction of the Nexus paper's claims with the `nexus` CLI only (docs/reproduction.md).
 #
-#   bench/reproduce.sh [--quick] [--scale N] [--runs R] [--run I] [--out DIR]
+#   bench/reproduce.sh [--quick | --smoke] [--scale N] [--runs R] [--run I] [--out DIR]
+#   --quick: the real data with tiny budgets (minutes); --smoke: the tiny model and budgets the test suite's synthetic
+#   corpus uses (ReproductionSmokeTests). Neither's numbers are the result.
 #   env: SCALE (steps multiplier, default 1), RUNS (default 1), ONLY_RUN (run only run I of RUNS, e.g. to run the
-#        runs side by side with THREADS=1 each), MODEL_SIZE (preset, default small),
-#        THREADS (default 2), DATA (default .cache/nexus-data), OUT (default runs/reproduce; --quick: runs/reproduce-quick),
-#        CONFIGURATION (default Release), REPORT (default bench/results/reproduction.md)
+#        runs side by side with THREADS=1 each), MODEL_SIZE (preset, default small; --smoke: tiny), THREADS (default 2),
+#        DATA (default .cache/nexus-data: a prepared dataset, or any folder with one text folder per domain),
+#        INITIAL (default "news science books speeches"), EXTENSION (default code), REMOVED (default speeches),
+#        OUT (default runs/reproduce; --quick: runs/reproduce-quick), CONFIGURATION (default Release),
+#        REPORT (default bench/results/reproduction.md)
 #
 # Resumable: every step writes its output folder (or report file) atomically, so a step whose output exists is skipped.
 set -euo pipefail
@@ -17,9 +21,10 @@ BENCH=${BENCH:-bench/Nexus.Bench/bin/$CONFIGURATION/net10.0/linux-x64/Nexus.Benc
 DATA=${DATA:-.cache/nexus-data}
 SCALE=${SCALE:-1}
 RUNS=${RUNS:-1}
-MODEL_SIZE=${MODEL_SIZE:-small}
+MODEL_SIZE=${MODEL_SIZE:-}
 THREADS=${THREADS:-2}
 QUICK=0
+SMOKE=0
 ONLY_RUN=${ONLY_RUN:-}
 OUT=${OUT:-}
 REPORT=${REPORT:-bench/results/reproduction.md}
@@ -27,24 +32,29 @@ REPORT=${REPORT:-bench/results/reproduction.md}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --smoke) SMOKE=1 ;;
     --scale) SCALE=$2; shift ;;
     --runs) RUNS=$2; shift ;;
     --run) ONLY_RUN=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
 done
 
-INITIAL=(news science books speeches)
-EXTENSION=code
-REMOVED=speeches
+read -r -a INITIAL <<< "${INITIAL:-news science books speeches}"
+EXTENSION=${EXTENSION:-code}
+REMOVED=${REMOVED:-speeches}
 
 # Step budgets (steps of BATCH x SEQ_LEN tokens), before SCALE.
 BATCH=16
 SEQ_LEN=128
-if [[ $QUICK == 1 ]]; then
+if [[ $SMOKE == 1 ]]; then
+  OUT=${OUT:-runs/reproduce-smoke}; MODEL_SIZE=${MODEL_SIZE:-tiny}; BATCH=8; SEQ_LEN=64
+  SEED_STEPS=100; EXPERT_STEPS=100; FINETUNE_STEPS=40; EVAL_TOKENS=2048; EMBED_TOKENS=2048; WARMUP=5
+  EXTEND_STEPS_LIST=(3 6 12)
+elif [[ $QUICK == 1 ]]; then
   OUT=${OUT:-runs/reproduce-quick}
   SEED_STEPS=60; EXPERT_STEPS=20; FINETUNE_STEPS=20; EVAL_TOKENS=8192; EMBED_TOKENS=8192; WARMUP=5
   EXTEND_STEPS_LIST=(2 5 10)   # floor: at least a couple of steps each at smoke scale
@@ -53,6 +63,7 @@ else
   SEED_STEPS=1200; EXPERT_STEPS=400; FINETUNE_STEPS=400; EVAL_TOKENS=32768; EMBED_TOKENS=65536; WARMUP=30
   EXTEND_STEPS_LIST=(8 20 40)  # 2%, 5%, 10% of the upcycling finetune
 fi
+MODEL_SIZE=${MODEL_SIZE:-small}
 scale() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s + 0.5); print (v < 1 ? 1 : v) }'; }
 SEED_STEPS=$(scale $SEED_STEPS); EXPERT_STEPS=$(scale $EXPERT_STEPS); FINETUNE_STEPS=$(scale $FINETUNE_STEPS)
 for i in "${!EXTEND_STEPS_LIST[@]}"; do EXTEND_STEPS_LIST[$i]=$(scale "${EXTEND_STEPS_LIST[$i]}"); done
@@ -62,7 +73,10 @@ for i in "${!EXTEND_STEPS_LIST[@]}"; do EXTEND_STEPS_LIST[$i]=$(scale "${EXTEND_
 CONTINUE_STEPS=$(( 4 * EXPERT_STEPS + 2 * FINETUNE_STEPS ))
 
 [[ -x $NEXUS ]] || { echo "reproduce.sh: $NEXUS is missing; run 'make build' first." >&2; exit 1; }
-[[ -f $DATA/manifest.json ]] || { echo "reproduce.sh: $DATA has no manifest.json; run 'make data' first." >&2; exit 1; }
+for d in "${INITIAL[@]}" "$EXTENSION"; do
+  [[ -d $DATA/$d ]] || { echo "reproduce.sh: $DATA has no domain '$d' ($DATA/$d); run 'make data' first, or set DATA, INITIAL and EXTENSION." >&2; exit 1; }
+done
+[[ " ${INITIAL[*]} " == *" $REMOVED "* ]] || { echo "reproduce.sh: REMOVED '$REMOVED' is not one of the initial domains (${INITIAL[*]})." >&2; exit 2; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # step DONE CMD...: runs CMD unless DONE exists. Every nexus step writes its output folder or report atomically, so
@@ -79,8 +93,9 @@ step() {
 }
 
 common=(--threads "$THREADS" --batch-size $BATCH --seq-len $SEQ_LEN --eval-tokens 4096 --checkpoint-every 100 --keep-checkpoints 1 --resume)
-domains4=(); for d in "${INITIAL[@]}"; do domains4+=(--domain "$d=$DATA"); done
-domains5=("${domains4[@]}" --domain "$EXTENSION=$DATA")
+# A domain's data is DATA/NAME: a prepared dataset's domain folder, or a folder of text files.
+mix=(); domains4=(); for d in "${INITIAL[@]}"; do mix+=("$DATA/$d"); domains4+=(--domain "$d=$DATA/$d"); done
+domains5=("${domains4[@]}" --domain "$EXTENSION=$DATA/$EXTENSION")
 
 evaluate() { # evaluate NAME MODEL DOMAINS...
   local name=$1 model=$2; shift 2
@@ -97,9 +112,10 @@ else
 fi
 mkdir -p "$OUT"
 cat > "$OUT/settings.txt" <<SETTINGS
-model_size=$MODEL_SIZE scale=$SCALE runs=$RUNS quick=$QUICK threads=$THREADS batch=$BATCH seq_len=$SEQ_LEN
+model_size=$MODEL_SIZE scale=$SCALE runs=$RUNS quick=$QUICK smoke=$SMOKE threads=$THREADS batch=$BATCH seq_len=$SEQ_LEN
 seed_steps=$SEED_STEPS expert_steps=$EXPERT_STEPS finetune_steps=$FINETUNE_STEPS continue_steps=$CONTINUE_STEPS
 extend_steps=${EXTEND_STEPS_LIST[*]} eval_tokens=$EVAL_TOKENS embed_tokens=$EMBED_TOKENS
+initial=${INITIAL[*]} extension=$EXTENSION removed=$REMOVED data=$DATA
 SETTINGS
 log "settings: $(tr '\n' ' ' < "$OUT/settings.txt")"
 
@@ -111,7 +127,7 @@ for run in "${run_ids[@]}"; do
   lr=(--lr 3e-3 --warmup $WARMUP --seed $SEED)
 
   # 1. Seed: a small Llama on the mix of the four initial domains.
-  step "$RUN/seed/model" "$NEXUS" train --data "$DATA" --out "$RUN/seed" --model-size "$MODEL_SIZE" --steps $SEED_STEPS "${lr[@]}" "${common[@]}"
+  step "$RUN/seed/model" "$NEXUS" train --data "${mix[@]}" --out "$RUN/seed" --model-size "$MODEL_SIZE" --steps $SEED_STEPS "${lr[@]}" "${common[@]}"
   # 2. Branch: one dense expert per domain (initial ones and the extension's), same budget; their domain embeddings.
   for d in "${INITIAL[@]}" $EXTENSION; do
     step "$RUN/expert-$d/model" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA/$d" --out "$RUN/expert-$d" --steps $EXPERT_STEPS "${lr[@]}" "${common[@]}"
@@ -121,7 +137,7 @@ for run in "${run_ids[@]}"; do
   experts=(); embeddings=()
   for d in "${INITIAL[@]}"; do experts+=(--expert "$d=$RUN/expert-$d/model"); embeddings+=(--embedding "$RUN/embed-$d.json"); done
   # 3. Baselines: the seed trained further on the mix with the same compute; the experts' parameter average.
-  step "$RUN/seed-continued/model" "$NEXUS" train --init "$RUN/seed/model" --data "$DATA" --out "$RUN/seed-continued" --steps $CONTINUE_STEPS "${lr[@]}" "${common[@]}"
+  step "$RUN/seed-continued/model" "$NEXUS" train --init "$RUN/seed/model" --data "${mix[@]}" --out "$RUN/seed-continued" --steps $CONTINUE_STEPS "${lr[@]}" "${common[@]}"
   dense=(); for d in "${INITIAL[@]}"; do dense+=(--model "$RUN/expert-$d/model"); done
   step "$RUN/dense-average" "$NEXUS" average "${dense[@]}" --out "$RUN/dense-average"
   # 4. Upcycle with either router and finetune on the mix of the four domains.
@@ -130,6 +146,7 @@ for run in "${run_ids[@]}"; do
     step "$RUN/moe-$router-ft/model" "$NEXUS" finetune --model "$RUN/moe-$router" "${domains4[@]}" --out "$RUN/moe-$router-ft" --steps $FINETUNE_STEPS "${lr[@]}" "${common[@]}"
   done
   evaluate seed "$RUN/seed/model" "${domains5[@]}"
+  for d in "${INITIAL[@]}" $EXTENSION; do evaluate "expert-$d" "$RUN/expert-$d/model" "${domains5[@]}"; done
   evaluate seed-continued "$RUN/seed-continued/model" "${domains5[@]}"
   evaluate dense-average "$RUN/dense-average" "${domains5[@]}"
   evaluate linear "$RUN/moe-linear-ft/model" "${domains5[@]}"

@@ -8,13 +8,12 @@ namespace Nexus.Bench;
 /// <c>Nexus.Bench reproduce-report --runs DIR [--out FILE]</c>: reads the evaluate reports that
 /// bench/reproduce.sh leaves in DIR/run-*/eval/NAME/report.json and writes the Markdown tables of
 /// docs/reproduction.md (mean over runs, with the min–max spread when there is more than one run),
-/// and copies run-1's heat maps next to the Markdown file.
+/// and copies run-1's heat maps next to the Markdown file. The domains are read from the reports: the
+/// upcycled models' experts are the initial ones, the expert an extension adds is the extension's, and
+/// the <c>nexus-remove-NAME</c> report names the removed one.
 /// </summary>
 public static class ReproduceReport
 {
-    private static readonly string[] Initial = ["news", "science", "books", "speeches"];
-    private const string Extension = "code";
-    private const string Removed = "speeches";
 
     public static object Run(BenchArguments arguments)
     {
@@ -36,6 +35,7 @@ public static class ReproduceReport
         if (runs.Count == 0) throw new ArgumentException($"{runsDirectory} holds no run-* folders; run bench/reproduce.sh first.");
         runCount = runs.Count;
         var reports = runs.Select(run => LoadReports(Path.Combine(run, "eval"))).ToList();
+        var (initial, extension, removed) = Domains(reports);
         var budgets = reports.SelectMany(r => r.Keys).Where(k => k.StartsWith("nexus-extend-", StringComparison.Ordinal))
             .Select(k => long.Parse(k["nexus-extend-".Length..], CultureInfo.InvariantCulture)).Distinct().Order().ToList();
 
@@ -61,27 +61,43 @@ public static class ReproduceReport
         var settings = Path.Combine(runsDirectory, "settings.txt");
         if (File.Exists(settings)) text.AppendLine().AppendLine("```").Append(File.ReadAllText(settings)).AppendLine("```");
 
+        IReadOnlyList<string> all = extension is null ? initial : [.. initial, extension];
+        text.AppendLine().AppendLine("### Branching: each dense expert's validation perplexity on every domain").AppendLine();
+        text.AppendLine("The expert's own domain in bold; *specialised* when it is the best expert on its own domain in every run.").AppendLine();
+        text.AppendLine($"| expert | {string.Join(" | ", all)} | specialised |");
+        text.AppendLine($"|---|{string.Concat(all.Select(_ => "---:|"))}---|");
+        foreach (var expert in all)
+        {
+            var cells = all.Select(d => Cell(r => Ppl(r, $"expert-{expert}", d))).Select((cell, i) => all[i] == expert ? $"**{cell}**" : cell);
+            var best = reports.Select(r => all.Select(e => (Expert: e, Ppl: Ppl(r, $"expert-{e}", expert))).ToList()).Where(row => row.All(x => x.Ppl is not null)).ToList();
+            var verdict = best.Count == 0 ? "—" : best.All(row => row.MinBy(x => x.Ppl)!.Expert == expert) ? "yes" : "no";
+            text.AppendLine($"| {expert} | {string.Join(" | ", cells)} | {verdict} |");
+        }
+
         text.AppendLine().AppendLine("### Upcycling: validation perplexity on the initial domains (lower is better)").AppendLine();
-        text.AppendLine($"| model | {string.Join(" | ", Initial)} | average |");
-        text.AppendLine($"|---|{string.Concat(Initial.Select(_ => "---:|"))}---:|");
+        text.AppendLine($"| model | {string.Join(" | ", initial)} | average |");
+        text.AppendLine($"|---|{string.Concat(initial.Select(_ => "---:|"))}---:|");
         foreach (var (model, label) in new[]
                  {
                      ("seed", "seed"), ("seed-continued", "seed, trained on with the same compute"), ("dense-average", "dense parameter average of the experts"),
                      ("linear", "MoE, linear router + finetune"), ("nexus", "Nexus MoE + finetune"),
                  })
-            text.AppendLine($"| {label} | {string.Join(" | ", Initial.Select(d => Cell(r => Ppl(r, model, d))))} | {Cell(r => Mean(r, model, Initial))} |");
+            text.AppendLine($"| {label} | {string.Join(" | ", initial.Select(d => Cell(r => Ppl(r, model, d))))} | {Cell(r => Mean(r, model, initial))} |");
 
-        text.AppendLine().AppendLine($"### Extension with a `{Extension}` expert: perplexity after `nexus extend --steps N`").AppendLine();
-        text.AppendLine($"Forgetting = the average perplexity of the four initial domains; gain = (linear − Nexus) / linear on {Extension} perplexity.").AppendLine();
-        text.AppendLine($"| extension steps | {Extension}: linear | {Extension}: Nexus | Nexus gain on {Extension} | initial avg: linear | initial avg: Nexus |");
-        text.AppendLine("|---:|---:|---:|---:|---:|---:|");
-        text.AppendLine($"| before (4 experts) | {Cell(r => Ppl(r, "linear", Extension))} | {Cell(r => Ppl(r, "nexus", Extension))} | " +
-                        $"{Cell(r => Gain(Ppl(r, "linear", Extension), Ppl(r, "nexus", Extension)), "F1", 100, "%")} | {Cell(r => Mean(r, "linear", Initial))} | {Cell(r => Mean(r, "nexus", Initial))} |");
-        foreach (var steps in budgets)
+        if (extension is not null)
         {
-            string linear = $"linear-extend-{steps}", nexus = $"nexus-extend-{steps}";
-            text.AppendLine($"| {steps} | {Cell(r => Ppl(r, linear, Extension))} | {Cell(r => Ppl(r, nexus, Extension))} | " +
-                            $"{Cell(r => Gain(Ppl(r, linear, Extension), Ppl(r, nexus, Extension)), "F1", 100, "%")} | {Cell(r => Mean(r, linear, Initial))} | {Cell(r => Mean(r, nexus, Initial))} |");
+            text.AppendLine().AppendLine($"### Extension with a `{extension}` expert: perplexity after `nexus extend --steps N`").AppendLine();
+            text.AppendLine($"Forgetting = the average perplexity of the {initial.Count} initial domains; gain = (linear − Nexus) / linear on {extension} perplexity.").AppendLine();
+            text.AppendLine($"| extension steps | {extension}: linear | {extension}: Nexus | Nexus gain on {extension} | initial avg: linear | initial avg: Nexus |");
+            text.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            text.AppendLine($"| before ({initial.Count} experts) | {Cell(r => Ppl(r, "linear", extension))} | {Cell(r => Ppl(r, "nexus", extension))} | " +
+                            $"{Cell(r => Gain(Ppl(r, "linear", extension), Ppl(r, "nexus", extension)), "F1", 100, "%")} | {Cell(r => Mean(r, "linear", initial))} | {Cell(r => Mean(r, "nexus", initial))} |");
+            foreach (var steps in budgets)
+            {
+                string linear = $"linear-extend-{steps}", nexus = $"nexus-extend-{steps}";
+                text.AppendLine($"| {steps} | {Cell(r => Ppl(r, linear, extension))} | {Cell(r => Ppl(r, nexus, extension))} | " +
+                                $"{Cell(r => Gain(Ppl(r, linear, extension), Ppl(r, nexus, extension)), "F1", 100, "%")} | {Cell(r => Mean(r, linear, initial))} | {Cell(r => Mean(r, nexus, initial))} |");
+            }
         }
 
         text.AppendLine().AppendLine("### Routing: share of a domain's tokens sent to its own expert (averaged over layers)").AppendLine();
@@ -91,7 +107,6 @@ public static class ReproduceReport
             routed.Add(($"linear-extend-{budgets[^1]}", $"linear, extended ({budgets[^1]} steps)"));
             routed.Add(($"nexus-extend-{budgets[^1]}", $"Nexus, extended ({budgets[^1]} steps)"));
         }
-        var all = Initial.Append(Extension).ToArray();
         text.AppendLine($"| model | {string.Join(" | ", all)} | uniform |");
         text.AppendLine($"|---|{string.Concat(all.Select(_ => "---:|"))}---:|");
         foreach (var (model, label) in routed)
@@ -101,10 +116,13 @@ public static class ReproduceReport
                             $"{(experts > 0 ? (100.0 / experts).ToString("F1", CultureInfo.InvariantCulture) + "%" : "—")} |");
         }
 
-        text.AppendLine().AppendLine($"### Removal: `nexus remove --expert {Removed}` from the finetuned Nexus model, no further training").AppendLine();
-        text.AppendLine("| domain | before | after |").AppendLine("|---|---:|---:|");
-        foreach (var d in all)
-            text.AppendLine($"| {d} | {Cell(r => Ppl(r, "nexus", d))} | {Cell(r => Ppl(r, $"nexus-remove-{Removed}", d))} |");
+        if (removed is not null)
+        {
+            text.AppendLine().AppendLine($"### Removal: `nexus remove --expert {removed}` from the finetuned Nexus model, no further training").AppendLine();
+            text.AppendLine("| domain | before | after |").AppendLine("|---|---:|---:|");
+            foreach (var d in all)
+                text.AppendLine($"| {d} | {Cell(r => Ppl(r, "nexus", d))} | {Cell(r => Ppl(r, $"nexus-remove-{removed}", d))} |");
+        }
 
         text.AppendLine().AppendLine("### Wall-clock time per step (run-1, seconds)").AppendLine();
         var timings = Path.Combine(runs[0], "timings.tsv");
@@ -117,6 +135,22 @@ public static class ReproduceReport
         }
         else text.AppendLine("(no timings.tsv)");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The initial domains (the upcycled models' experts), the extension's domain (the expert an extended model adds)
+    /// and the removed one (from the <c>nexus-remove-NAME</c> report), as the runs' reports show them.
+    /// </summary>
+    private static (IReadOnlyList<string> Initial, string? Extension, string? Removed) Domains(IReadOnlyList<Dictionary<string, EvaluationReport>> reports)
+    {
+        var upcycled = reports.SelectMany(r => new[] { "nexus", "linear" }.Select(m => r.GetValueOrDefault(m))).FirstOrDefault(r => r is not null)
+            ?? throw new ArgumentException("No run has evaluated an upcycled model (eval/nexus or eval/linear) yet; the tables start from those.");
+        var initial = upcycled.Experts;
+        var extension = reports.SelectMany(r => r.Where(kv => kv.Key.Contains("-extend-", StringComparison.Ordinal)))
+            .SelectMany(kv => kv.Value.Experts).FirstOrDefault(e => !initial.Contains(e));
+        const string removal = "nexus-remove-";
+        var removed = reports.SelectMany(r => r.Keys).FirstOrDefault(k => k.StartsWith(removal, StringComparison.Ordinal))?[removal.Length..];
+        return (initial, extension, removed);
     }
 
     private static double? Gain(double? linear, double? nexus) => linear is null || nexus is null ? null : (linear - nexus) / linear;

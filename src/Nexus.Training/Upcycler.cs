@@ -107,7 +107,8 @@ public static partial class Upcycler
             foreach (var spec in layout.Where(s => IsRandomlyInitialised(s.Name)))
             {
                 var random = new DeterministicRandom(CheckpointTensors.StableHash(spec.Name) ^ (ulong)randomSeed);
-                routers.Send(spec, (values, _) => gaussian.Fill(values, 0.02, ref random));
+                var std = RouterInitStd(spec);
+                routers.Send(spec, (values, _) => gaussian.Fill(values, std, ref random));
             }
         });
         chunks.Start(() =>
@@ -135,6 +136,17 @@ public static partial class Upcycler
             routers.Wait();
         }
     }
+
+    /// <summary>
+    /// The projection's first layer W1 (gate_proj, up_proj) gets fan-in scaling, 1/√width, so W1·d is of order one
+    /// for a domain embedding d of order-one entries; W2 and the linear router get HF's N(0, 0.02). With 0.02 in
+    /// both layers, E = W2·SwiGLU(W1·d) starts near 10⁻³ per entry: every logit near zero and a gradient to W1 that
+    /// scales with W2, so the projection hardly moves in a short finetune (measured in docs/reproduction.md).
+    /// </summary>
+    internal static double RouterInitStd(TensorSpec spec) =>
+        spec.Name.EndsWith(".router.gate_proj.weight", StringComparison.Ordinal) || spec.Name.EndsWith(".router.up_proj.weight", StringComparison.Ordinal)
+            ? 1.0 / Math.Sqrt(spec.Shape[^1])
+            : 0.02;
 
     private static bool IsRandomlyInitialised(string name) =>
         name.Contains(".router.", StringComparison.Ordinal) && !name.EndsWith(".router.domain_embeddings", StringComparison.Ordinal);

@@ -13,7 +13,7 @@ public sealed class ReproduceReportTests : IDisposable
 
     private static readonly string[] Domains = ["news", "science", "books", "speeches", "code"];
 
-    private void Write(int run, string model, double basePerplexity, IReadOnlyList<string>? experts = null, double own = 0.5)
+    private void Write(int run, string model, double basePerplexity, IReadOnlyList<string>? experts = null, double own = 0.5, string? expertOf = null)
     {
         var names = experts ?? [];
         var domains = Domains.Select((d, i) =>
@@ -24,7 +24,8 @@ public sealed class ReproduceReportTests : IDisposable
                 var average = names.Select(e => e == d ? own : (1 - own) / Math.Max(1, names.Count - 1)).ToArray();
                 routing = new RoutingShares([average], average, names.Contains(d) ? own : null);
             }
-            return new DomainEvaluation(d, Math.Log(basePerplexity + i), basePerplexity + i, 1000, routing);
+            var perplexity = basePerplexity + i - (d == expertOf ? 3 : 0);
+            return new DomainEvaluation(d, Math.Log(perplexity), perplexity, 1000, routing);
         }).ToList();
         var directory = Path.Combine(root, $"run-{run}", "eval", model);
         Directory.CreateDirectory(directory);
@@ -39,6 +40,7 @@ public sealed class ReproduceReportTests : IDisposable
         foreach (var run in new[] { 1, 2 })
         {
             Write(run, "seed", 20 + run);
+            foreach (var domain in Domains) Write(run, $"expert-{domain}", 15, expertOf: run == 2 && domain == "books" ? null : domain);
             Write(run, "linear", 10, four, 0.3);
             Write(run, "nexus", 9, four, 0.6);
             Write(run, "linear-extend-5", 10, five, 0.3);
@@ -54,6 +56,11 @@ public sealed class ReproduceReportTests : IDisposable
         Assert.Contains("| 5 | 14.00 | 12.50 (12.00–13.00) | 10.7% (7.1–14.3) |", markdown);
         Assert.Contains("| Nexus + finetune | 60.0% | 60.0% | 60.0% | 60.0% | — | 25.0% |", markdown);
         Assert.Contains("| Nexus, extended (5 steps) | 70.0% | 70.0% | 70.0% | 70.0% | 70.0% | 20.0% |", markdown);
+        // news: every expert 15, its own 12; books' expert is no better than the others on books in run 2.
+        Assert.Contains("| news | **12.00** | 16.00 | 17.00 | 18.00 | 19.00 | yes |", markdown);
+        Assert.Contains("| books | 15.00 | 16.00 | **15.50 (14.00–17.00)** | 18.00 | 19.00 | no |", markdown);
+        Assert.Contains("Forgetting = the average perplexity of the 4 initial domains", markdown);
+        Assert.DoesNotContain("### Removal", markdown); // no nexus-remove-NAME report
         Assert.Contains("| dense parameter average of the experts | — | — | — | — | — |", markdown);
     }
 

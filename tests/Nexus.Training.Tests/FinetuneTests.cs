@@ -117,8 +117,9 @@ public sealed class FinetuneTests : IDisposable
         Assert.True(result.Validation.Loss < before.Loss - 0.3, $"validation loss {before.Loss:F3} → {result.Validation.Loss:F3}");
         var train = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
             .Where(r => (string)r["kind"]! == "train").ToList();
-        // Switch loss with α = 0.05 over 2 layers: α·E·Σ f·P ≥ α per layer, so at least 0.1 in all.
-        Assert.All(train, r => Assert.InRange((double)r["aux_loss"]!, 0.0999, 0.2));
+        // Switch loss with α = 0.05 over 2 layers: α·E·Σ f·P is α per layer at perfect balance (f = P = 1/E), more when
+        // the load is skewed, and can dip just under α when the argmax shares f and the mean probabilities P disagree.
+        Assert.All(train, r => Assert.InRange((double)r["aux_loss"]!, 0.095, 0.2));
     }
 
     [Fact]
