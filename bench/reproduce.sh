@@ -4,8 +4,9 @@
 #   bench/reproduce.sh [--quick | --smoke] [--scale N] [--runs R] [--run I] [--out DIR]
 #   --quick: the real data with tiny budgets (minutes); --smoke: the tiny model and budgets the test suite's synthetic
 #   corpus uses (ReproductionSmokeTests). Neither's numbers are the result.
-#   env: SCALE (steps multiplier, default 1), RUNS (default 1), ONLY_RUN (run only run I of RUNS, e.g. to run the
-#        runs side by side with THREADS=1 each), MODEL_SIZE (preset, default small; --smoke: tiny), THREADS (default 2),
+#   env: SCALE (steps multiplier, default 1), RUNS (default 1), ONLY_RUN (run only run I of RUNS), PARALLEL (1: the
+#        RUNS runs side by side, THREADS each, then one summary), MODEL_SIZE (preset, default small; --smoke: tiny),
+#        THREADS (default 2; with PARALLEL=1, 1),
 #        DATA (default .cache/nexus-data: a prepared dataset, or any folder with one text folder per domain),
 #        INITIAL (default "news science books speeches"), EXTENSION (default code), REMOVED (default speeches),
 #        OUT (default runs/reproduce; --quick: runs/reproduce-quick), CONFIGURATION (default Release),
@@ -22,10 +23,12 @@ DATA=${DATA:-.cache/nexus-data}
 SCALE=${SCALE:-1}
 RUNS=${RUNS:-1}
 MODEL_SIZE=${MODEL_SIZE:-}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-}
 QUICK=0
 SMOKE=0
 ONLY_RUN=${ONLY_RUN:-}
+PARALLEL=${PARALLEL:-0}
+[[ -n $THREADS ]] || THREADS=$([[ $PARALLEL == 1 ]] && echo 1 || echo 2)
 OUT=${OUT:-}
 REPORT=${REPORT:-bench/results/reproduction.md}
 
@@ -43,7 +46,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-read -r -a INITIAL <<< "${INITIAL:-news science books speeches}"
+INITIAL_LIST=${INITIAL:-news science books speeches}
+read -r -a INITIAL <<< "$INITIAL_LIST"
 EXTENSION=${EXTENSION:-code}
 REMOVED=${REMOVED:-speeches}
 
@@ -110,6 +114,20 @@ if [[ -n $ONLY_RUN ]]; then
 else
   run_ids=($(seq 1 "$RUNS"))
 fi
+if [[ $PARALLEL == 1 && -z $ONLY_RUN && $RUNS -gt 1 ]]; then
+  # Each run in its own process (this script with --run I), its log in OUT/run-I.log; the summary once all are done.
+  mkdir -p "$OUT"
+  flags=(--scale "$SCALE" --runs "$RUNS" --out "$OUT"); [[ $QUICK == 1 ]] && flags+=(--quick); [[ $SMOKE == 1 ]] && flags+=(--smoke)
+  pids=()
+  for run in "${run_ids[@]}"; do
+    INITIAL=$INITIAL_LIST PARALLEL=0 SUMMARY=0 "$0" "${flags[@]}" --run "$run" > "$OUT/run-$run.log" 2>&1 &
+    pids+=($!); log "run $run of $RUNS started in the background (pid $!), log: $OUT/run-$run.log"
+  done
+  failed=0
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || { echo "reproduce.sh: run ${run_ids[$i]} failed; see $OUT/run-${run_ids[$i]}.log" >&2; failed=1; }; done
+  [[ $failed == 0 ]] || exit 1
+  run_ids=()  # every run is done: the loop below only skips, and the summary follows
+fi
 mkdir -p "$OUT"
 cat > "$OUT/settings.txt" <<SETTINGS
 model_size=$MODEL_SIZE scale=$SCALE runs=$RUNS quick=$QUICK smoke=$SMOKE threads=$THREADS batch=$BATCH seq_len=$SEQ_LEN
@@ -166,8 +184,10 @@ for run in "${run_ids[@]}"; do
   evaluate nexus-remove-$REMOVED "$RUN/nexus-remove-$REMOVED" "${domains5[@]}"
 done
 
-# 7. Summary tables and heat maps.
-if [[ -x $BENCH ]]; then
+# 7. Summary tables and heat maps (once, by the parent, when the runs went side by side).
+if [[ ${SUMMARY:-1} == 0 ]]; then
+  :
+elif [[ -x $BENCH ]]; then
   mkdir -p "$(dirname "$REPORT")"
   "$BENCH" reproduce-report --runs "$OUT" --out "$REPORT"
   log "wrote $REPORT"

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Nexus.Training;
+using Nexus.Training.Reports;
 
 namespace Nexus.Bench;
 
@@ -22,8 +23,10 @@ public static class ReproduceReport
         var markdown = Build(runsDirectory, out var runCount);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         File.WriteAllText(output, markdown);
-        var copied = CopyHeatMaps(runsDirectory, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "reproduction-heatmaps"));
-        return new { command = "reproduce-report", runs = runCount, output, heat_maps = copied };
+        var plots = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "reproduction-plots");
+        var copied = CopyHeatMaps(runsDirectory, plots);
+        var charts = SaveExtensionCharts(runsDirectory, plots);
+        return new { command = "reproduce-report", runs = runCount, output, heat_maps = copied, charts };
     }
 
     /// <summary>The Markdown for every run folder under <paramref name="runsDirectory"/>; missing reports show as "—".</summary>
@@ -168,6 +171,43 @@ public static class ReproduceReport
             if (File.Exists(path)) reports[Path.GetFileName(directory)] = EvaluationReport.Load(path);
         }
         return reports;
+    }
+
+    /// <summary>
+    /// extension-code.png (the extension domain's perplexity) and extension-forgetting.png (the initial domains'
+    /// average) against the extension's finetune steps, linear and Nexus, mean over runs with min–max bars.
+    /// </summary>
+    private static int SaveExtensionCharts(string runsDirectory, string target)
+    {
+        var reports = Directory.GetDirectories(runsDirectory, "run-*").Order(StringComparer.Ordinal)
+            .Select(run => LoadReports(Path.Combine(run, "eval"))).ToList();
+        var (initial, extension, _) = Domains(reports);
+        if (extension is null) return 0;
+        Directory.CreateDirectory(target);
+        var charts = 0;
+        foreach (var (file, title, label, domains) in new[]
+                 {
+                     ("extension-code.png", $"Extension: {extension} perplexity", $"{extension} validation perplexity", new[] { extension }),
+                     ("extension-forgetting.png", "Extension: the initial domains (forgetting)", "initial domains' mean perplexity", initial.ToArray()),
+                 })
+        {
+            var series = new List<LineSeries>();
+            foreach (var (router, name) in new[] { ("linear", "linear router"), ("nexus", "Nexus") })
+            {
+                var points = reports.SelectMany(r => r.Keys).Where(k => k.StartsWith($"{router}-extend-", StringComparison.Ordinal))
+                    .Select(k => long.Parse(k[$"{router}-extend-".Length..], CultureInfo.InvariantCulture)).Distinct().Order()
+                    .Select(steps => (Steps: steps, Values: reports.Where(r => r.ContainsKey($"{router}-extend-{steps}"))
+                        .Select(r => domains.Average(d => r[$"{router}-extend-{steps}"].Domains.Single(x => x.Domain == d).Perplexity)).ToList()))
+                    .Where(p => p.Values.Count > 0).ToList();
+                if (points.Count == 0) continue;
+                series.Add(new LineSeries(name, [.. points.Select(p => (double)p.Steps)], [.. points.Select(p => p.Values.Average())],
+                    [.. points.Select(p => p.Values.Min())], [.. points.Select(p => p.Values.Max())]));
+            }
+            if (series.Count == 0) continue;
+            LineChart.Save(Path.Combine(target, file), title, "finetune steps after nexus extend", label, series);
+            charts++;
+        }
+        return charts;
     }
 
     private static int CopyHeatMaps(string runsDirectory, string target)

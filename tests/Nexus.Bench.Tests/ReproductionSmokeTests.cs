@@ -73,6 +73,8 @@ public sealed class ReproductionSmokeTests : IDisposable
         var markdown = File.ReadAllText(Path.Combine(root, "reproduction.md"));
         foreach (var heading in new[] { "### Branching", "### Upcycling", "### Extension with a `code` expert", "### Routing", "### Removal: `nexus remove --expert genome`" })
             Assert.Contains(heading, markdown);
+        foreach (var chart in new[] { "extension-code.png", "extension-forgetting.png", "nexus-routing.png" })
+            Assert.True(File.Exists(Path.Combine(root, "reproduction-plots", chart)), $"{chart} is missing");
         Assert.Equal(all.Length, markdown.Split('\n').Count(line => line.StartsWith("| ", StringComparison.Ordinal) && line.EndsWith("| yes |", StringComparison.Ordinal)));
     }
 
