@@ -15,7 +15,7 @@ public sealed record UpcycleExpert(string Name, string ModelDirectory, float[]? 
 /// <summary>
 /// Seed + N dense experts → a Nexus MoE checkpoint, tensor by tensor, as DESIGN.md states it: the seed's
 /// FFN becomes the shared expert, each expert's FFN a routed expert, every other tensor is the uniform
-/// mean over the experts, and the router is initialised fresh (N(0, 0.02), seeded). Tensors stream through
+/// mean over the experts, and the router is initialised fresh (seeded Gaussians; see <see cref="RouterInitStd"/>). Tensors stream through
 /// in chunks, so peak memory is a few chunk buffers and does not grow with the number of experts or the
 /// model's size. No libtorch: bytes in, bytes out.
 /// </summary>
@@ -140,8 +140,8 @@ public static partial class Upcycler
     /// <summary>
     /// The projection's first layer W1 (gate_proj, up_proj) gets fan-in scaling, 1/√width, so W1·d is of order one
     /// for a domain embedding d of order-one entries; W2 and the linear router get HF's N(0, 0.02). With 0.02 in
-    /// both layers, E = W2·SwiGLU(W1·d) starts near 10⁻³ per entry: every logit near zero and a gradient to W1 that
-    /// scales with W2, so the projection hardly moves in a short finetune (measured in docs/reproduction.md).
+    /// both layers, E = W2·SwiGLU(W1·d) starts near 2·10⁻³ per entry: every logit near zero and a gradient to W1 that
+    /// scales with W2, so the projection hardly moves in a short finetune (docs/method.md).
     /// </summary>
     internal static double RouterInitStd(TensorSpec spec) =>
         spec.Name.EndsWith(".router.gate_proj.weight", StringComparison.Ordinal) || spec.Name.EndsWith(".router.up_proj.weight", StringComparison.Ordinal)

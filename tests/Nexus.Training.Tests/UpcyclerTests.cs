@@ -93,6 +93,11 @@ public sealed class UpcyclerTests : IDisposable
             }
             var domain = Floats(moe, "model.layers.0.mlp.router.domain_embeddings");
             Assert.Equal(experts.SelectMany(e => e.DomainEmbedding!), domain);
+            // The projection's first layer is fan-in scaled (1/√6 for these 6-wide embeddings), its second HF's 0.02.
+            static double Rms(float[] values) => Math.Sqrt(values.Average(v => (double)v * v));
+            foreach (var w1 in new[] { "gate_proj", "up_proj" })
+                Assert.InRange(Rms(Floats(moe, $"model.layers.1.mlp.router.{w1}.weight")), 0.85 / Math.Sqrt(6), 1.15 / Math.Sqrt(6));
+            Assert.InRange(Rms(Floats(moe, "model.layers.1.mlp.router.down_proj.weight")), 0.017, 0.023);
         }
         finally
         {
