@@ -5,6 +5,7 @@ configuration="${1:-Release}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 "$(dirname "$0")/ensure-python-torch.sh"
+"$(dirname "$0")/ensure-s3rver.sh" || exit 1
 dotnet test Nexus.Operator.sln -c "$configuration" --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Each project ends with e.g. "Passed!  - Failed:     0, Passed:    64, Skipped:     0, Total:    64".

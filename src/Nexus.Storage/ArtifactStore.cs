@@ -1,0 +1,151 @@
+using System.Security.Cryptography;
+
+namespace Nexus.Storage;
+
+/// <summary>
+/// Publishes a local folder as an artifact and fetches it back, verified, on top of three object operations
+/// that each back end provides (put, get, delete). Publishing uploads every file under a fresh
+/// <c>data/PUBLISH/</c> prefix and writes the manifest last, so a reader sees the old artifact or the new one,
+/// never half of one; fetching streams each file through SHA-256 into a staging folder that is renamed into place
+/// only when every file matched. Files are streamed in both directions: memory holds a buffer, not an artifact.
+/// </summary>
+public abstract class ArtifactStore
+{
+    private const int BufferSize = 1 << 20;
+
+    protected ArtifactStore(ArtifactLocation location) => Location = location;
+
+    public ArtifactLocation Location { get; }
+
+    /// <summary>Stores the bytes <paramref name="open"/> gives at <paramref name="key"/> (relative to the location); may call it again to retry.</summary>
+    protected abstract Task PutAsync(string key, Func<Stream> open, long length, CancellationToken cancellation);
+
+    /// <summary>Streams the object at <paramref name="key"/> to <paramref name="read"/>; false when there is none.</summary>
+    protected abstract Task<bool> TryGetAsync(string key, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation);
+
+    protected abstract Task DeleteAsync(string key, CancellationToken cancellation);
+
+    /// <summary>Whether an object is stored at <paramref name="key"/> (relative to the location).</summary>
+    public Task<bool> ExistsAsync(string key, CancellationToken cancellation = default) =>
+        TryGetAsync(key, (stream, token) => stream.CopyToAsync(Stream.Null, token), cancellation);
+
+    /// <summary>The published manifest, or null when nothing was ever published here.</summary>
+    public async Task<ArtifactManifest?> GetManifestAsync(CancellationToken cancellation = default)
+    {
+        byte[]? json = null;
+        var found = await TryGetAsync(ArtifactManifest.FileName, async (stream, token) =>
+        {
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, token);
+            json = copy.ToArray();
+        }, cancellation);
+        return found ? ArtifactManifest.Parse(json!, $"{Location}/{ArtifactManifest.FileName}") : null;
+    }
+
+    /// <summary>Publishes every file under <paramref name="sourceDirectory"/>; the previous publish's files are removed afterwards.</summary>
+    public async Task<ArtifactManifest> PublishAsync(string sourceDirectory, CancellationToken cancellation = default)
+    {
+        if (!Directory.Exists(sourceDirectory))
+            throw new DirectoryNotFoundException($"Cannot publish {sourceDirectory}: no such folder.");
+        var previous = await GetManifestAsync(cancellation);
+        var paths = Directory.GetFiles(sourceDirectory, "*", SearchOption.AllDirectories)
+            .Select(path => Path.GetRelativePath(sourceDirectory, path).Replace(Path.DirectorySeparatorChar, '/'))
+            .Order(StringComparer.Ordinal).ToList();
+        var publish = ArtifactManifest.NewPublishId();
+        var files = new List<ArtifactFile>(paths.Count);
+        foreach (var relative in paths)
+        {
+            ArtifactManifest.CheckRelativePath(relative, sourceDirectory);
+            var full = Path.Combine(sourceDirectory, relative);
+            var file = new ArtifactFile(relative, new FileInfo(full).Length, await HashFileAsync(full, cancellation));
+            await PutAsync($"data/{publish}/{relative}", () => OpenRead(full), file.Size, cancellation);
+            files.Add(file);
+        }
+        var manifest = new ArtifactManifest(ArtifactManifest.FormatName, publish, DateTimeOffset.UtcNow, files);
+        var json = manifest.ToJson();
+        await PutAsync(ArtifactManifest.FileName, () => new MemoryStream(json, writable: false), json.Length, cancellation);
+
+        if (previous is not null)
+            foreach (var old in previous.Files)
+                await DeleteAsync(previous.DataKey(old), cancellation);
+        return manifest;
+    }
+
+    /// <summary>
+    /// Downloads the published artifact into <paramref name="targetDirectory"/> (created, or replaced as a whole), checking every
+    /// file's size and SHA-256 against the manifest. On any failure the target is left as it was.
+    /// </summary>
+    public async Task<ArtifactManifest> FetchAsync(string targetDirectory, CancellationToken cancellation = default)
+    {
+        var manifest = await GetManifestAsync(cancellation)
+            ?? throw new ArtifactNotFoundException($"{Location} holds no published artifact (no {ArtifactManifest.FileName}).");
+        var target = Path.GetFullPath(targetDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        var staging = $"{target}.partial-{manifest.Publish}";
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        try
+        {
+            foreach (var file in manifest.Files)
+            {
+                var key = manifest.DataKey(file);
+                var path = Path.Combine(staging, file.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                var found = await TryGetAsync(key, (stream, token) => CopyVerifiedAsync(stream, path, file, $"{Location}/{key}", token), cancellation);
+                if (!found) throw new ArtifactIntegrityException($"{Location}/{key} is missing, but the manifest lists it.");
+            }
+            Directory.CreateDirectory(staging); // an artifact of no files is an empty folder
+            Replace(staging, target);
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
+        }
+        return manifest;
+    }
+
+    private static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    private static async Task<string> HashFileAsync(string path, CancellationToken cancellation)
+    {
+        await using var stream = OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellation));
+    }
+
+    private static async Task CopyVerifiedAsync(Stream source, string path, ArtifactFile file, string name, CancellationToken cancellation)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[BufferSize];
+        long size = 0;
+        await using (var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
+        {
+            int read;
+            while ((read = await source.ReadAsync(buffer, cancellation)) > 0)
+            {
+                size += read;
+                if (size > file.Size) break;
+                hash.AppendData(buffer, 0, read);
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellation);
+            }
+        }
+        if (size != file.Size)
+            throw new ArtifactIntegrityException($"{name}: {(size > file.Size ? "more than" : size.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes where the manifest says {file.Size}.");
+        var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (actual != file.Sha256)
+            throw new ArtifactIntegrityException($"{name}: SHA-256 {actual} where the manifest says {file.Sha256}; the object is corrupt or was changed.");
+    }
+
+    /// <summary>Puts <paramref name="staging"/> where <paramref name="target"/> was: a rename, with the old folder moved aside first.</summary>
+    private static void Replace(string staging, string target)
+    {
+        if (!Directory.Exists(target))
+        {
+            Directory.Move(staging, target);
+            return;
+        }
+        var aside = $"{target}.old-{Guid.NewGuid():N}";
+        Directory.Move(target, aside);
+        Directory.Move(staging, target);
+        Directory.Delete(aside, recursive: true);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net;
+using Minio;
+using Minio.DataModel.Args;
+using Minio.Exceptions;
+using Polly;
+using Polly.Retry;
+
+namespace Nexus.Storage;
+
+/// <summary>
+/// An artifact in an S3-compatible bucket, through the MinIO client. Needs only put, get and delete of whole objects
+/// (no listing, no ranged reads: the manifest is the listing). Transient failures (connection errors, 5xx, timeouts)
+/// are retried with exponential backoff; permanent ones (no such bucket, access denied) fail at once, naming the
+/// endpoint, bucket and key.
+/// </summary>
+public sealed class S3ArtifactStore : ArtifactStore, IDisposable
+{
+    private readonly IMinioClient client;
+    private readonly S3Settings settings;
+    private readonly ResiliencePipeline retry;
+
+    public S3ArtifactStore(ArtifactLocation location, S3Settings settings, RetryStrategyOptions? retryOptions = null) : base(location)
+    {
+        if (!location.IsS3) throw new ArgumentException($"{location} is not an s3:// location.", nameof(location));
+        this.settings = settings;
+        client = new MinioClient()
+            .WithEndpoint(settings.Endpoint.Host, settings.Endpoint.Port)
+            .WithSSL(settings.Endpoint.Scheme == "https")
+            .WithRegion(settings.Region)
+            .WithCredentials(settings.AccessKey, settings.SecretKey)
+            .Build();
+        retry = new ResiliencePipelineBuilder().AddRetry(retryOptions ?? DefaultRetry).Build();
+    }
+
+    /// <summary>Five retries, 0.5 s doubling with jitter (about 15 s in all) on errors that a later attempt may not see.</summary>
+    public static RetryStrategyOptions DefaultRetry => new()
+    {
+        MaxRetryAttempts = 5,
+        Delay = TimeSpan.FromMilliseconds(500),
+        BackoffType = DelayBackoffType.Exponential,
+        UseJitter = true,
+        ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+    };
+
+    private string Bucket => Location.Bucket!;
+
+    private string Key(string key) => $"{Location.Path}/{key}";
+
+    private string Name(string key) => $"{settings.Endpoint} bucket '{Bucket}' key '{Key(key)}'";
+
+    /// <summary>Creates the bucket when it does not exist (tests and first-time set-up; a production bucket is made by its owner).</summary>
+    public async Task EnsureBucketAsync(CancellationToken cancellation = default) =>
+        await Run("", async token =>
+        {
+            if (!await client.BucketExistsAsync(new BucketExistsArgs().WithBucket(Bucket), token))
+                await client.MakeBucketAsync(new MakeBucketArgs().WithBucket(Bucket), token);
+        }, cancellation);
+
+    protected override Task PutAsync(string key, Func<Stream> open, long length, CancellationToken cancellation) =>
+        Run(key, async token =>
+        {
+            await using var stream = open();
+            await client.PutObjectAsync(new PutObjectArgs().WithBucket(Bucket).WithObject(Key(key))
+                .WithStreamData(stream).WithObjectSize(length).WithContentType("application/octet-stream"), token);
+        }, cancellation);
+
+    protected override async Task<bool> TryGetAsync(string key, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation)
+    {
+        try
+        {
+            await Run(key, token => client.GetObjectAsync(new GetObjectArgs().WithBucket(Bucket).WithObject(Key(key)).WithCallbackStream(read), token), cancellation);
+            return true;
+        }
+        catch (ArtifactStoreException e) when (e.InnerException is ObjectNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    protected override Task DeleteAsync(string key, CancellationToken cancellation) =>
+        Run(key, token => client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(Bucket).WithObject(Key(key)), token), cancellation);
+
+    /// <summary>Runs one S3 call under the retry policy and turns what still fails into an error that names where.</summary>
+    private async Task Run(string key, Func<CancellationToken, Task> call, CancellationToken cancellation)
+    {
+        try
+        {
+            await retry.ExecuteAsync(async token => await call(token), cancellation);
+        }
+        catch (ArtifactIntegrityException)
+        {
+            throw;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new ArtifactStoreException(Describe(e, key), e);
+        }
+    }
+
+    private string Describe(Exception e, string key) => e switch
+    {
+        BucketNotFoundException => $"{settings.Endpoint} has no bucket '{Bucket}'; create it or fix the location {Location}.",
+        ObjectNotFoundException => $"{Name(key)} does not exist.",
+        AccessDeniedException or AuthorizationException or ForbiddenException =>
+            $"{Name(key)}: access denied; check the access key '{settings.AccessKey}' and its secret, and the bucket policy.",
+        _ when IsTransient(e) => $"{Name(key)}: still failing after {DefaultRetry.MaxRetryAttempts} retries: {Scrub(e.Message)}",
+        _ => $"{Name(key)}: {Scrub(e.Message)}",
+    };
+
+    /// <summary>The secret never leaves this class, even inside a server's or a client's message.</summary>
+    private string Scrub(string message) => message.Replace(settings.SecretKey, "***", StringComparison.Ordinal);
+
+    private static bool IsTransient(Exception e) => e switch
+    {
+        ArtifactIntegrityException => false,
+        BucketNotFoundException or ObjectNotFoundException or AccessDeniedException or AuthorizationException or ForbiddenException => false,
+        ConnectionException or InternalServerException or HttpRequestException or IOException or TimeoutException => true,
+        TaskCanceledException => true, // an HttpClient timeout
+        UnexpectedMinioException { ServerResponse.StatusCode: >= HttpStatusCode.InternalServerError } => true,
+        _ when e.InnerException is not null => IsTransient(e.InnerException),
+        _ => false,
+    };
+
+    public void Dispose() => (client as IDisposable)?.Dispose();
+}

@@ -1,0 +1,26 @@
+namespace Nexus.Storage.Tests;
+
+public sealed class FileArtifactStoreTests : ArtifactStoreContract
+{
+    protected override ArtifactStore NewStore() => new FileArtifactStore(ArtifactLocation.Parse(Temp["store-" + Guid.NewGuid().ToString("N")[..8]]));
+
+    protected override void Corrupt(ArtifactStore store, string key)
+    {
+        var path = Path.Combine(store.Location.Path, key);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(path, bytes);
+    }
+
+    [Fact]
+    public async Task TheLayoutIsTheManifestAndOnePublishFolder()
+    {
+        var store = NewStore();
+        await store.PublishAsync(WriteSource("a"));
+        var manifest = await store.PublishAsync(WriteSource("b", seed: 2));
+
+        Assert.Equal(["data", "manifest.json"], Directory.GetFileSystemEntries(store.Location.Path).Select(Path.GetFileName).Order());
+        Assert.Equal([manifest.Publish], Directory.GetDirectories(Path.Combine(store.Location.Path, "data")).Select(Path.GetFileName));
+        Assert.Empty(Directory.GetFiles(store.Location.Path, "*.tmp-*", SearchOption.AllDirectories));
+    }
+}
