@@ -1,0 +1,124 @@
+using System.Net;
+using System.Text;
+using Polly;
+using Polly.Retry;
+
+namespace Nexus.Storage.Tests;
+
+/// <summary>What goes wrong with a real S3 service: an outage mid-upload and rejected credentials.</summary>
+public sealed class S3FaultTests : IDisposable
+{
+    private readonly TempFolder temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    private static RetryStrategyOptions Quick(int attempts) => new()
+    {
+        MaxRetryAttempts = attempts, Delay = TimeSpan.FromMilliseconds(100), BackoffType = DelayBackoffType.Constant,
+        ShouldHandle = S3ArtifactStore.DefaultRetry.ShouldHandle,
+    };
+
+    [Fact]
+    public async Task AnOutageMidUploadFailsCleanlyLeavesNoArtifactAndARetryAfterwardsSucceeds()
+    {
+        using var server = new S3rver();
+        var location = ArtifactLocation.Parse("s3://nexus-faults/models/seed");
+        var store = new S3ArtifactStore(location, server.Settings, Quick(attempts: 2));
+        await store.EnsureBucketAsync();
+        var source = temp["source"];
+        Directory.CreateDirectory(source);
+        var weights = new byte[96 * 1024 * 1024];
+        new Random(3).NextBytes(weights);
+        File.WriteAllBytes(Path.Combine(source, "a-weights.bin"), weights);
+        File.WriteAllText(Path.Combine(source, "z-config.json"), "{}");
+
+        // Stop the server as soon as the first bytes of the upload reach its disk.
+        var before = Directory.GetFiles(server.DataDirectory, "*", SearchOption.AllDirectories).ToHashSet();
+        var publish = store.PublishAsync(source);
+        while (!publish.IsCompleted && !Directory.GetFiles(server.DataDirectory, "*", SearchOption.AllDirectories).Any(f => !before.Contains(f)))
+            await Task.Delay(5);
+        Assert.False(publish.IsCompleted, "the upload finished before the outage could start");
+        server.Stop();
+
+        var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => publish);
+        Assert.Contains($"127.0.0.1:{server.Port}", error.Message);
+        Assert.Contains("nexus-faults", error.Message);
+        Assert.DoesNotContain(server.Settings.SecretKey, error.ToString());
+
+        server.Start();
+        Assert.Null(await store.GetManifestAsync()); // nothing half-published is visible
+        await store.PublishAsync(source);
+        await store.FetchAsync(temp["copy"]);
+        Assert.Equal(weights, File.ReadAllBytes(temp["copy/a-weights.bin"]));
+    }
+
+    [Fact]
+    public async Task RejectedCredentialsFailAtOnceNamingWhereButNotTheSecret()
+    {
+        using var stub = new ForbiddenS3();
+        var settings = new S3Settings(stub.Endpoint, "us-east-1", "AKIAEXAMPLE", "wJalrXUtnFEMI-very-secret");
+        var store = new S3ArtifactStore(ArtifactLocation.Parse("s3://models/team-a/seed"), settings, Quick(attempts: 5));
+
+        var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => store.FetchAsync(temp["copy"]));
+
+        Assert.Contains("access denied", error.Message);
+        Assert.Contains(stub.Endpoint.Authority, error.Message);
+        Assert.Contains("bucket 'models' key 'team-a/seed/manifest.json'", error.Message);
+        Assert.Contains("AKIAEXAMPLE", error.Message); // which key was refused helps; the secret never appears
+        Assert.DoesNotContain(settings.SecretKey, error.ToString());
+        Assert.DoesNotContain(settings.SecretKey, settings.ToString());
+        Assert.Equal(1, stub.Requests); // a 403 is not retried
+        Assert.False(Directory.Exists(temp["copy"]));
+    }
+
+    /// <summary>A loopback HTTP server that answers every request as S3 does when credentials are rejected.</summary>
+    private sealed class ForbiddenS3 : IDisposable
+    {
+        private readonly HttpListener listener = new();
+        private int requests;
+
+        public ForbiddenS3()
+        {
+            var port = S3rver.FreePort();
+            Endpoint = new Uri($"http://127.0.0.1:{port}/");
+            listener.Prefixes.Add(Endpoint.ToString());
+            listener.Start();
+            _ = Task.Run(Serve);
+        }
+
+        public Uri Endpoint { get; }
+
+        public int Requests => Volatile.Read(ref requests);
+
+        private async Task Serve()
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception) when (!listener.IsListening)
+                {
+                    return;
+                }
+                Interlocked.Increment(ref requests);
+                var body = Encoding.UTF8.GetBytes(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>" +
+                    $"<Resource>{context.Request.Url!.AbsolutePath}</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>");
+                context.Response.StatusCode = 403;
+                context.Response.ContentType = "application/xml";
+                context.Response.ContentLength64 = body.Length;
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        }
+
+        public void Dispose()
+        {
+            listener.Stop();
+            listener.Close();
+        }
+    }
+}
