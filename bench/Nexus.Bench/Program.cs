@@ -6,6 +6,7 @@ using Nexus.Bench;
 //        Nexus.Bench reproduce-report --runs runs/reproduce [--out bench/results/reproduction.md]
 //        Nexus.Bench train --preset 3m|25m [--steps 30] [--warmup-steps 5] [--batch-size 16] [--seq-len 128] [--threads 2] [--no-sdpa]
 //        Nexus.Bench upcycle [--experts 2,4] [--repeats 2] [--cache cold|warm|cold,warm] [--layers 24] [--hidden 1024] [--intermediate 2816] [--vocab 32000] [--dir /tmp]
+//        Nexus.Bench storage [--size-mb 1024] [--dir /tmp]   (needs s3rver: scripts/ensure-s3rver.sh)
 //        (upcycle-run is the child process that `upcycle` starts for each measured upcycle)
 // Prints one JSON object, the same shape as bench/peer/llama_train.py prints.
 var arguments = BenchArguments.Parse(args);
@@ -16,6 +17,8 @@ var result = arguments.Command switch
     "upcycle" => UpcycleThroughput.Run(arguments),
     "upcycle-run" => UpcycleThroughput.RunChild(arguments),
     "reproduce-report" => ReproduceReport.Run(arguments),
-    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step, upcycle, reproduce-report."),
+    "storage" => StorageThroughput.Run(arguments),
+    "storage-run" => StorageThroughput.RunChild(arguments),
+    _ => throw new ArgumentException($"Unknown benchmark '{arguments.Command}'; known: train, moe-step, upcycle, storage, reproduce-report."),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
