@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
 # then the MoE layer step and the upcycle's throughput against the disk's own bandwidth.
-# Writes bench/results/{training,moe-step,upcycle}.json and prints Markdown tables for docs/benchmarks.md.
-# BENCH_ONLY=train|moe-step|upcycle (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# then artifact storage (file:// and s3:// on a loopback s3rver) against cp.
+# Writes bench/results/{training,moe-step,upcycle,storage}.json and prints Markdown tables for docs/benchmarks.md.
+# BENCH_ONLY=train|moe-step|upcycle|storage (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
 # warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ configuration="${1:-Release}"
 steps="${BENCH_STEPS:-30}"
 threads="${BENCH_THREADS:-$(nproc)}"
 python=/usr/bin/python3   # Debian's python3, which python3-torch installs into
-only="${BENCH_ONLY:-train,moe-step,upcycle}"
+only="${BENCH_ONLY:-train,moe-step,upcycle,storage}"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 bench="bench/Nexus.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Bench"
@@ -86,5 +87,23 @@ for s in r["summary"]:
           f"{s['upcycle_over_peer_median']:.2f} ({s['upcycle_over_peer_min']:.2f}-{s['upcycle_over_peer_max']:.2f}) | "
           f"{s['upcycle_cpu_seconds_median']:.1f} / {s['peer_cpu_seconds_median']:.1f} | "
           f"{s['peak_rss_bytes_min']/2**20:.0f}-{s['peak_rss_bytes_max']/2**20:.0f} |")
+PY
+fi
+
+if wants storage; then
+    echo
+    echo "Artifact storage: publish and fetch of a 1 GB file through file:// and s3:// (loopback s3rver) vs cp:"
+    scripts/ensure-s3rver.sh
+    "$bench" storage --size-mb 1024 > bench/results/storage.json
+    "$python" - bench/results/storage.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+cp = r["cp"]["mb_per_s"]
+print(f"\n{r['bytes']/2**20:.0f} MiB, page cache {r['page_cache']}, S3 parts of {r['part_mb']} MiB\n")
+print("| operation | seconds | MB/s | / cp | peak RSS (MiB) |")
+print("|---|---:|---:|---:|---:|")
+for key, label in [("cp", "cp"), ("file_publish", "file:// publish"), ("file_fetch", "file:// fetch"), ("s3_publish", "s3:// publish"), ("s3_fetch", "s3:// fetch")]:
+    x = r[key]
+    print(f"| {label} | {x['seconds']:.2f} | {x['mb_per_s']:.0f} | {x['mb_per_s']/cp:.2f} | {x['peak_rss_bytes']/2**20:.0f} |")
 PY
 fi

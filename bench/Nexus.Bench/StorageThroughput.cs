@@ -34,8 +34,10 @@ public static class StorageThroughput
             using var server = new S3rver();
             var bucket = "s3://nexus-bench/models/big";
             using (var store = new S3ArtifactStore(ArtifactLocation.Parse(bucket), server.Settings)) store.EnsureBucketAsync().GetAwaiter().GetResult();
-            results["s3_publish"] = Child("publish", bucket, source, server.Settings.Endpoint, sizeBytes);
-            results["s3_fetch"] = Child("fetch", bucket, Path.Combine(root, "fetched-s3"), server.Settings.Endpoint, sizeBytes);
+            var partMb = arguments.Get("part-mb", (S3ArtifactStore.DefaultPartSize >> 20).ToString(CultureInfo.InvariantCulture));
+            results["part_mb"] = partMb;
+            results["s3_publish"] = Child("publish", bucket, source, server.Settings.Endpoint, sizeBytes, partMb);
+            results["s3_fetch"] = Child("fetch", bucket, Path.Combine(root, "fetched-s3"), server.Settings.Endpoint, sizeBytes, partMb);
             return results;
         }
         finally
@@ -50,7 +52,8 @@ public static class StorageThroughput
         var location = ArtifactLocation.Parse(arguments.Get("location", ""));
         var endpoint = arguments.Get("endpoint", "");
         ArtifactStore store = location.IsS3
-            ? new S3ArtifactStore(location, new S3Settings(new Uri(endpoint), "us-east-1", "S3RVER", "s3rver-secret-do-not-print"))
+            ? new S3ArtifactStore(location, new S3Settings(new Uri(endpoint), "us-east-1", "S3RVER", "s3rver-secret-do-not-print"),
+                partSize: (long)arguments.GetInt("part-mb", (int)(S3ArtifactStore.DefaultPartSize >> 20)) << 20)
             : new FileArtifactStore(location);
         var clock = Stopwatch.StartNew();
         if (arguments.Get("op", "") == "publish") store.PublishAsync(arguments.Get("path", "")).GetAwaiter().GetResult();
@@ -65,10 +68,10 @@ public static class StorageThroughput
         };
     }
 
-    private static Dictionary<string, object> Child(string op, string location, string path, Uri? endpoint, long bytes)
+    private static Dictionary<string, object> Child(string op, string location, string path, Uri? endpoint, long bytes, string partMb = "0")
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-        foreach (var argument in new[] { "storage-run", "--op", op, "--location", location, "--path", path, "--endpoint", endpoint?.ToString() ?? "" })
+        foreach (var argument in new[] { "storage-run", "--op", op, "--location", location, "--path", path, "--endpoint", endpoint?.ToString() ?? "", "--part-mb", partMb })
             start.ArgumentList.Add(argument);
         using var child = Process.Start(start)!;
         var text = child.StandardOutput.ReadToEnd();

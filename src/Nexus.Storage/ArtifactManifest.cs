@@ -13,12 +13,15 @@ public sealed record ArtifactFile(
 /// <summary>
 /// The listing of a published artifact, written last: a reader trusts nothing the manifest does not name. The files of
 /// publish <see cref="Publish"/> live under <c>data/PUBLISH/</c> next to it, so a new publish never touches the files
-/// an older manifest names, and swapping the manifest is the one step that makes it visible.
+/// an older manifest names, and swapping the manifest is the one step that makes it visible. With a
+/// <see cref="PartSize"/>, each file is stored as parts of that many bytes (<c>PATH.part-00000</c>, …; the last may
+/// be shorter), so that no single transfer holds more than one part and an interrupted upload can resume by part.
 /// </summary>
 public sealed record ArtifactManifest(
     [property: JsonPropertyName("format")] string Format,
     [property: JsonPropertyName("publish")] string Publish,
     [property: JsonPropertyName("created")] DateTimeOffset Created,
+    [property: JsonPropertyName("part_size")] long PartSize,
     [property: JsonPropertyName("files")] IReadOnlyList<ArtifactFile> Files)
 {
     public const string FormatName = "nexus.artifact/v1";
@@ -30,12 +33,21 @@ public sealed record ArtifactManifest(
 
     /// <summary>Equal when every field is, the file lists compared entry by entry.</summary>
     public bool Equals(ArtifactManifest? other) =>
-        other is not null && Format == other.Format && Publish == other.Publish && Created == other.Created && Files.SequenceEqual(other.Files);
+        other is not null && Format == other.Format && Publish == other.Publish && Created == other.Created && PartSize == other.PartSize
+        && Files.SequenceEqual(other.Files);
 
     public override int GetHashCode() => HashCode.Combine(Format, Publish, Created, Files.Count);
 
-    /// <summary>Where a file of this publish is stored, relative to the artifact's location.</summary>
-    public string DataKey(ArtifactFile file) => $"data/{Publish}/{file.Path}";
+    /// <summary>Where a file of this publish is stored, relative to the artifact's location: one key, or one per part.</summary>
+    public IReadOnlyList<(string Key, long Offset, long Length)> Objects(ArtifactFile file) => Objects(Publish, PartSize, file.Path, file.Size);
+
+    internal static IReadOnlyList<(string Key, long Offset, long Length)> Objects(string publish, long partSize, string path, long size)
+    {
+        if (partSize <= 0) return [($"data/{publish}/{path}", 0, size)];
+        var parts = Math.Max(1, (size + partSize - 1) / partSize);
+        return [.. Enumerable.Range(0, (int)parts).Select(p =>
+            ($"data/{publish}/{path}.part-{p:D5}", p * partSize, Math.Min(partSize, size - p * partSize)))];
+    }
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 
@@ -53,7 +65,7 @@ public sealed record ArtifactManifest(
         }
         if (manifest is null || manifest.Format != FormatName)
             throw new ArtifactIntegrityException($"{source} is not a {FormatName} manifest (format '{manifest?.Format}').");
-        if (string.IsNullOrEmpty(manifest.Publish) || manifest.Publish.Contains('/') || manifest.Files is null)
+        if (string.IsNullOrEmpty(manifest.Publish) || manifest.Publish.Contains('/') || manifest.Files is null || manifest.PartSize < 0)
             throw new ArtifactIntegrityException($"{source} has no valid publish id or file list.");
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in manifest.Files)

@@ -17,6 +17,9 @@ public abstract class ArtifactStore
 
     public ArtifactLocation Location { get; }
 
+    /// <summary>Bytes per stored part of a file; 0 stores each file whole (a local folder needs no parts).</summary>
+    protected virtual long PartSize => 0;
+
     /// <summary>Stores the bytes <paramref name="open"/> gives at <paramref name="key"/> (relative to the location); may call it again to retry.</summary>
     protected abstract Task PutAsync(string key, Func<Stream> open, long length, CancellationToken cancellation);
 
@@ -58,16 +61,18 @@ public abstract class ArtifactStore
             ArtifactManifest.CheckRelativePath(relative, sourceDirectory);
             var full = Path.Combine(sourceDirectory, relative);
             var file = new ArtifactFile(relative, new FileInfo(full).Length, await HashFileAsync(full, cancellation));
-            await PutAsync($"data/{publish}/{relative}", () => OpenRead(full), file.Size, cancellation);
+            foreach (var (key, offset, length) in ArtifactManifest.Objects(publish, PartSize, relative, file.Size))
+                await PutAsync(key, () => new FileSlice(OpenRead(full), offset, length), length, cancellation);
             files.Add(file);
         }
-        var manifest = new ArtifactManifest(ArtifactManifest.FormatName, publish, DateTimeOffset.UtcNow, files);
+        var manifest = new ArtifactManifest(ArtifactManifest.FormatName, publish, DateTimeOffset.UtcNow, PartSize, files);
         var json = manifest.ToJson();
         await PutAsync(ArtifactManifest.FileName, () => new MemoryStream(json, writable: false), json.Length, cancellation);
 
         if (previous is not null)
             foreach (var old in previous.Files)
-                await DeleteAsync(previous.DataKey(old), cancellation);
+            foreach (var (key, _, _) in previous.Objects(old))
+                await DeleteAsync(key, cancellation);
         return manifest;
     }
 
@@ -84,13 +89,12 @@ public abstract class ArtifactStore
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         try
         {
+            var part = manifest.PartSize > 0 ? new byte[manifest.PartSize] : null;
             foreach (var file in manifest.Files)
             {
-                var key = manifest.DataKey(file);
                 var path = Path.Combine(staging, file.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                var found = await TryGetAsync(key, (stream, token) => CopyVerifiedAsync(stream, path, file, $"{Location}/{key}", token), cancellation);
-                if (!found) throw new ArtifactIntegrityException($"{Location}/{key} is missing, but the manifest lists it.");
+                await FetchFileAsync(manifest, file, path, part, cancellation);
             }
             Directory.CreateDirectory(staging); // an artifact of no files is an empty folder
             Replace(staging, target);
@@ -112,24 +116,53 @@ public abstract class ArtifactStore
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellation));
     }
 
-    private static async Task CopyVerifiedAsync(Stream source, string path, ArtifactFile file, string name, CancellationToken cancellation)
+    /// <summary>
+    /// Writes one file from its object or parts, hashing as it goes, then checks size and SHA-256. A part is read whole into
+    /// <paramref name="part"/> before it is written, so a retried GET never writes its bytes twice; a whole-file object
+    /// (a local store, which does not retry) is streamed.
+    /// </summary>
+    private async Task FetchFileAsync(ArtifactManifest manifest, ArtifactFile file, string path, byte[]? part, CancellationToken cancellation)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[BufferSize];
         long size = 0;
+        var name = $"{Location}/data/{manifest.Publish}/{file.Path}";
         await using (var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
         {
-            int read;
-            while ((read = await source.ReadAsync(buffer, cancellation)) > 0)
+            async Task Append(ReadOnlyMemory<byte> bytes)
             {
-                size += read;
-                if (size > file.Size) break;
-                hash.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellation);
+                size += bytes.Length;
+                if (size > file.Size) throw new ArtifactIntegrityException($"{name}: more than the {file.Size} bytes the manifest says.");
+                hash.AppendData(bytes.Span);
+                await output.WriteAsync(bytes, cancellation);
+            }
+            foreach (var (key, _, length) in manifest.Objects(file))
+            {
+                var filled = 0;
+                var found = await TryGetAsync(key, async (stream, token) =>
+                {
+                    if (part is null)
+                    {
+                        var buffer = new byte[BufferSize];
+                        int read;
+                        while ((read = await stream.ReadAsync(buffer, token)) > 0) await Append(buffer.AsMemory(0, read));
+                        return;
+                    }
+                    filled = 0; // a retry starts the part again
+                    int n;
+                    while (filled < part.Length && (n = await stream.ReadAsync(part.AsMemory(filled), token)) > 0) filled += n;
+                    if (filled == part.Length && await stream.ReadAsync(new byte[1], token) > 0)
+                        throw new ArtifactIntegrityException($"{Location}/{key}: longer than the manifest's part size {part.Length}.");
+                }, cancellation);
+                if (!found) throw new ArtifactIntegrityException($"{Location}/{key} is missing, but the manifest lists it.");
+                if (part is not null)
+                {
+                    if (filled != length) throw new ArtifactIntegrityException($"{Location}/{key}: {filled} bytes where the manifest implies {length}.");
+                    await Append(part.AsMemory(0, filled));
+                }
             }
         }
         if (size != file.Size)
-            throw new ArtifactIntegrityException($"{name}: {(size > file.Size ? "more than" : size.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes where the manifest says {file.Size}.");
+            throw new ArtifactIntegrityException($"{name}: {size.ToString(System.Globalization.CultureInfo.InvariantCulture)} bytes where the manifest says {file.Size}.");
         var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
         if (actual != file.Sha256)
             throw new ArtifactIntegrityException($"{name}: SHA-256 {actual} where the manifest says {file.Sha256}; the object is corrupt or was changed.");

@@ -61,8 +61,8 @@ public abstract class ArtifactStoreContract : IDisposable
         Assert.Equal(second, await store.GetManifestAsync());
         await store.FetchAsync(Temp["copy"]);
         Assert.Equal(Hashes(Temp["two"]), Hashes(Temp["copy"]));
-        foreach (var file in first.Files) Assert.False(await store.ExistsAsync(first.DataKey(file)), $"{first.DataKey(file)} is still stored");
-        foreach (var file in second.Files) Assert.True(await store.ExistsAsync(second.DataKey(file)));
+        foreach (var (key, _, _) in first.Files.SelectMany(first.Objects)) Assert.False(await store.ExistsAsync(key), $"{key} is still stored");
+        foreach (var (key, _, _) in second.Files.SelectMany(second.Objects)) Assert.True(await store.ExistsAsync(key), $"{key} is missing");
     }
 
     [Fact]
@@ -76,7 +76,8 @@ public abstract class ArtifactStoreContract : IDisposable
         await store.FetchAsync(Temp["copy"]);
         Assert.False(File.Exists(Temp["copy/stale.txt"]));
 
-        Corrupt(store, (await store.GetManifestAsync())!.DataKey(new ArtifactFile("model.safetensors", 0, "")));
+        var manifest = (await store.GetManifestAsync())!;
+        Corrupt(store, manifest.Objects(manifest.Files.Single(f => f.Path == "model.safetensors"))[^1].Key);
         var error = await Assert.ThrowsAsync<ArtifactIntegrityException>(() => store.FetchAsync(Temp["other"]));
         Assert.Contains("model.safetensors: SHA-256", error.Message);
         Assert.Contains("corrupt", error.Message);

@@ -22,8 +22,9 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
         ShouldHandle = S3ArtifactStore.DefaultRetry.ShouldHandle,
     };
 
+    /// <summary>Parts of 1 MiB, so that the 3 MB file of the contract tests is stored as four.</summary>
     private S3ArtifactStore Store(string location, S3Settings? settings = null, RetryStrategyOptions? retry = null) =>
-        new(ArtifactLocation.Parse(location), settings ?? fixture.Server.Settings, retry ?? Quick());
+        new(ArtifactLocation.Parse(location), settings ?? fixture.Server.Settings, retry ?? Quick(), partSize: 1 << 20);
 
     protected override ArtifactStore NewStore()
     {
@@ -39,6 +40,21 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
         var bytes = File.ReadAllBytes(path);
         bytes[bytes.Length / 2] ^= 0xFF;
         File.WriteAllBytes(path, bytes);
+    }
+
+    [Fact]
+    public async Task LargeFilesAreStoredInPartsAndComeBackWhole()
+    {
+        var store = (S3ArtifactStore)NewStore();
+        var manifest = await store.PublishAsync(WriteSource("source"));
+
+        var weights = manifest.Files.Single(f => f.Path == "model.safetensors");
+        Assert.Equal(1 << 20, manifest.PartSize);
+        Assert.Equal([1 << 20, 1 << 20, 1 << 20, 17], manifest.Objects(weights).Select(o => o.Length));
+        Assert.EndsWith("model.safetensors.part-00003", manifest.Objects(weights)[^1].Key);
+        Assert.Single(manifest.Objects(manifest.Files.Single(f => f.Path == "empty.txt")));
+        await store.FetchAsync(Temp["copy"]);
+        Assert.Equal(File.ReadAllBytes(Temp["source/model.safetensors"]), File.ReadAllBytes(Temp["copy/model.safetensors"]));
     }
 
     [Fact]
