@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
-# then the MoE layer step and the upcycle's throughput against the disk's own bandwidth.
-# then artifact storage (file:// and s3:// on a loopback s3rver) against cp.
+# then the MoE layer step, the upcycle's throughput against the disk's own bandwidth, and artifact storage
+# (file:// and s3:// on a loopback s3rver) against cp.
 # Writes bench/results/{training,moe-step,upcycle,storage}.json and prints Markdown tables for docs/benchmarks.md.
 # BENCH_ONLY=train|moe-step|upcycle|storage (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
 # warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root).
