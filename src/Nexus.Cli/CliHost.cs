@@ -16,6 +16,41 @@ public static class CliHost
 
     public static int Run(RootCommand root, string[] args)
     {
+        RemoteArtifacts? remote;
+        try
+        {
+            (remote, args) = RemoteArtifacts.Prepare(args);
+        }
+        catch (Exception e) when (e is ArgumentException or Storage.ArtifactStoreException)
+        {
+            Console.Error.WriteLine($"nexus: {e.Message}");
+            return BadInput;
+        }
+        try
+        {
+            var code = RunLocal(root, args);
+            if (code == Success && remote is not null)
+            {
+                try
+                {
+                    remote.PublishOutputs();
+                }
+                catch (Storage.ArtifactStoreException e)
+                {
+                    Console.Error.WriteLine($"nexus: the step finished but its output was not published: {e.Message}");
+                    return Failure;
+                }
+            }
+            return code;
+        }
+        finally
+        {
+            RemoteArtifacts.Finish();
+        }
+    }
+
+    private static int RunLocal(RootCommand root, string[] args)
+    {
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -15,6 +15,9 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
 {
     private readonly Action<string> log = log ?? (_ => { });
 
+    /// <summary>Raised with the checkpoint's folder after each checkpoint is saved (e.g. to publish the run folder).</summary>
+    public event Action<string>? CheckpointSaved;
+
     /// <summary>Raised after each optimizer step with the number of steps done (benchmarks sample time and memory here).</summary>
     public event Action<long>? StepCompleted;
 
@@ -140,6 +143,7 @@ public sealed class Trainer(TrainerOptions options, Action<string>? log = null)
         var state = new TrainerState { Step = step, TokensSeen = step * options.TokensPerStep, ElapsedSeconds = elapsed, Options = options };
         var path = TrainingCheckpoint.Save(runDirectory, model, optimizer, state, options.KeepCheckpoints);
         log($"Checkpoint {path}");
+        CheckpointSaved?.Invoke(path);
     }
 
     /// <summary>A resumed run must be the same run: only bookkeeping options may differ.</summary>

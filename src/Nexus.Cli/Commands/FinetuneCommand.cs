@@ -61,8 +61,9 @@ public static class FinetuneCommand
         Console.WriteLine($"Finetuning {moe.NumExperts} experts ({moe.RouterType} router), {model.Config.ParameterCount():N0} parameters, " +
                           $"for {options.Steps} steps on {mix}.");
         using var shutdown = new ShutdownSignal();
-        var result = new Trainer(options, Console.WriteLine)
-            .Run(model, mix, runDirectory, training.Resume(parsed), ProgressReporter.ForConsole(options.Steps), shutdown.Token);
+        var trainer = new Trainer(options, Console.WriteLine);
+        trainer.CheckpointSaved += _ => RemoteArtifacts.Current?.PublishOutputs();
+        var result = trainer.Run(model, mix, runDirectory, training.Resume(parsed), ProgressReporter.ForConsole(options.Steps), shutdown.Token);
 
         var final = Path.Combine(runDirectory, "model");
         ModelCheckpoint.Save(model, final, target => TokenizerFiles.CopyTo(modelDirectory, target), dtype);

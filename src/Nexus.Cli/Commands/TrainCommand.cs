@@ -42,6 +42,7 @@ public static class TrainCommand
 
             using var shutdown = new ShutdownSignal();
             var trainer = new Trainer(options, Console.WriteLine);
+            trainer.CheckpointSaved += _ => RemoteArtifacts.Current?.PublishOutputs();
             var result = trainer.Run(model, corpus, runDirectory, training.Resume(parsed), ProgressReporter.ForConsole(options.Steps), shutdown.Token);
 
             var modelDirectory = Path.Combine(runDirectory, "model");

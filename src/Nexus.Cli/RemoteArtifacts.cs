@@ -1,0 +1,133 @@
+using Nexus.Storage;
+
+namespace Nexus.Cli;
+
+/// <summary>
+/// Lets every `nexus` step take <c>s3://</c> and <c>file://</c> locations wherever it takes a path, without the steps
+/// knowing. Before the command runs, each such value is rewritten to a local path: a remote input is fetched, verified,
+/// into a cache (and reused while its publish is current); a remote output (<c>--out</c>, <c>--finetune-out</c>,
+/// <c>--plots</c>) is written to a local staging folder and published when the command succeeds, and also at every
+/// training checkpoint, so that <c>--resume</c> continues from the last published one. A location that names a file
+/// (an embedding, a report) is an artifact holding that one file.
+/// </summary>
+public sealed class RemoteArtifacts
+{
+    private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
+    private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
+    private readonly Func<ArtifactLocation, ArtifactStore> open;
+    private readonly string cache;
+
+    private RemoteArtifacts(Func<ArtifactLocation, ArtifactStore> open, string cache) => (this.open, this.cache) = (open, cache);
+
+    /// <summary>The command line being run, for steps that publish as they go (training checkpoints).</summary>
+    public static RemoteArtifacts? Current { get; private set; }
+
+    /// <summary>NEXUS_ARTIFACT_CACHE, default .cache/artifacts: where remote inputs are fetched and outputs staged.</summary>
+    public static string DefaultCache => Environment.GetEnvironmentVariable("NEXUS_ARTIFACT_CACHE") is { Length: > 0 } path ? path : Path.Combine(".cache", "artifacts");
+
+    public static ArtifactStore OpenStore(ArtifactLocation location) =>
+        location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment()) : new FileArtifactStore(location);
+
+    /// <summary>Rewrites <paramref name="args"/>; fetches remote inputs now. Null when nothing in them is remote.</summary>
+    public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args, Func<ArtifactLocation, ArtifactStore>? open = null, string? cache = null)
+    {
+        if (!args.Any(a => a.Contains("s3://", StringComparison.Ordinal) || a.Contains("file://", StringComparison.Ordinal))) return (null, args);
+        var remote = new RemoteArtifacts(open ?? OpenStore, cache ?? DefaultCache);
+        var resume = args.Contains("--resume");
+        var rewritten = new string[args.Length];
+        string? option = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                var equals = arg.IndexOf('=');
+                option = equals < 0 ? arg : arg[..equals];
+                rewritten[i] = equals < 0 ? arg : $"{option}={remote.Rewrite(arg[(equals + 1)..], option, resume)}";
+                continue;
+            }
+            rewritten[i] = option is null ? arg : remote.Rewrite(arg, option, resume);
+        }
+        Current = remote;
+        return (remote, rewritten);
+    }
+
+    /// <summary>A value, or a NAME=VALUE pair (<c>--expert</c>, <c>--domain</c>), with its location made local.</summary>
+    private string Rewrite(string value, string option, bool resume)
+    {
+        var equals = value.IndexOf('=');
+        if (equals > 0 && IsLocation(value[(equals + 1)..])) return $"{value[..equals]}={Rewrite(value[(equals + 1)..], option, resume)}";
+        if (!IsLocation(value)) return value;
+        var location = ArtifactLocation.Parse(value);
+        if (!location.IsS3) return location.Path;
+        return OutputOptions.Contains(option) ? Stage(location, resume) : Fetch(location);
+    }
+
+    private static bool IsLocation(string value) => value.StartsWith("s3://", StringComparison.Ordinal) || value.StartsWith("file://", StringComparison.Ordinal);
+
+    private string CachePath(ArtifactLocation location, string kind) => Path.GetFullPath(Path.Combine(cache, kind, location.Bucket!, location.Path));
+
+    /// <summary>
+    /// Fetches an input into the cache unless the cached copy is of the current publish. The location may be an artifact,
+    /// or a path inside one (<c>s3://b/runs/seed/model</c> inside the run published at <c>s3://b/runs/seed</c>); returns
+    /// the local folder or file it names (an artifact of one file named like the location gives that file).
+    /// </summary>
+    private string Fetch(ArtifactLocation location)
+    {
+        var segments = location.Path.Split('/');
+        for (var keep = segments.Length; keep >= 1; keep--)
+        {
+            var artifact = ArtifactLocation.Parse($"s3://{location.Bucket}/{string.Join('/', segments[..keep])}");
+            var store = open(artifact);
+            if (store.GetManifestAsync().GetAwaiter().GetResult() is not { } manifest) continue;
+            var local = CachePath(artifact, "in");
+            var stamp = local + ".publish";
+            if (!(Directory.Exists(local) && File.Exists(stamp) && File.ReadAllText(stamp) == manifest.Publish))
+            {
+                Console.Error.WriteLine($"Fetching {artifact} ({manifest.TotalSize:N0} bytes in {manifest.Files.Count} files)...");
+                store.FetchAsync(local).GetAwaiter().GetResult();
+                File.WriteAllText(stamp, manifest.Publish);
+            }
+            var inside = string.Join('/', segments[keep..]);
+            if (inside.Length > 0)
+                return manifest.Files.Any(f => f.Path == inside || f.Path.StartsWith(inside + "/", StringComparison.Ordinal))
+                    ? Path.Combine(local, inside)
+                    : throw new ArgumentException($"{location}: the artifact {artifact} has no '{inside}'.");
+            var name = segments[^1];
+            return manifest.Files is [{ Path: var only }] && only == name ? Path.Combine(local, name) : local;
+        }
+        throw new ArgumentException($"{location} holds no published artifact, nor does any prefix of it; publish it first (the --out of an earlier step).");
+    }
+
+    /// <summary>A staging path for an output; with --resume, the published artifact (its checkpoints) is fetched into it first.</summary>
+    private string Stage(ArtifactLocation location, bool resume)
+    {
+        var folder = CachePath(location, "out");
+        var name = location.Path.Split('/')[^1];
+        var local = Path.Combine(folder, name);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        Directory.CreateDirectory(folder);
+        if (resume && open(location).GetManifestAsync().GetAwaiter().GetResult() is not null)
+        {
+            Console.Error.WriteLine($"Fetching {location} to resume from it...");
+            open(location).FetchAsync(local).GetAwaiter().GetResult();
+        }
+        outputs.Add((local, location));
+        return local;
+    }
+
+    /// <summary>Publishes every output the command has written so far: a folder as itself, a file as an artifact of that one file.</summary>
+    public void PublishOutputs()
+    {
+        foreach (var (local, remote) in outputs)
+        {
+            var folder = Directory.Exists(local) ? local : File.Exists(local) ? Path.GetDirectoryName(local)! : null;
+            if (folder is null) continue;
+            var manifest = open(remote).PublishAsync(folder).GetAwaiter().GetResult();
+            Console.Error.WriteLine($"Published {remote} ({manifest.TotalSize:N0} bytes in {manifest.Files.Count} files).");
+        }
+    }
+
+    /// <summary>Ends the command line: forgets it as <see cref="Current"/>.</summary>
+    public static void Finish() => Current = null;
+}
