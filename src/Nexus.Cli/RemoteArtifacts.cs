@@ -123,8 +123,9 @@ public sealed class RemoteArtifacts
         {
             var folder = Directory.Exists(local) ? local : File.Exists(local) ? Path.GetDirectoryName(local)! : null;
             if (folder is null) continue;
-            var manifest = open(remote).PublishAsync(folder).GetAwaiter().GetResult();
-            Console.Error.WriteLine($"Published {remote} ({manifest.TotalSize:N0} bytes in {manifest.Files.Count} files).");
+            var result = open(remote).PublishAsync(folder).GetAwaiter().GetResult();
+            Console.Error.WriteLine($"Published {remote} ({result.Manifest.TotalSize:N0} bytes in {result.Manifest.Files.Count} files" +
+                                    (result.ResumedBytes > 0 ? $"; {result.ResumedBytes:N0} of them were stored by an interrupted publish)." : ")."));
         }
     }
 

@@ -4,6 +4,9 @@ using System.Text.Json.Serialization;
 
 namespace Nexus.Storage;
 
+/// <summary>What a publish did: the manifest it wrote, and the bytes it sent and those an interrupted earlier attempt had already stored.</summary>
+public sealed record PublishResult(ArtifactManifest Manifest, long UploadedBytes, long ResumedBytes);
+
 /// <summary>One file of an artifact: its path inside the artifact ('/'-separated), size in bytes and SHA-256 (lower-case hex).</summary>
 public sealed record ArtifactFile(
     [property: JsonPropertyName("path")] string Path,

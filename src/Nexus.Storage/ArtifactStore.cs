@@ -28,6 +28,11 @@ public abstract class ArtifactStore
 
     protected abstract Task DeleteAsync(string key, CancellationToken cancellation);
 
+    /// <summary>The size of the object at <paramref name="key"/>, or null when there is none.</summary>
+    protected abstract Task<long?> SizeAsync(string key, CancellationToken cancellation);
+
+    private const string UploadFile = "upload.json";
+
     /// <summary>Whether an object is stored at <paramref name="key"/> (relative to the location).</summary>
     public Task<bool> ExistsAsync(string key, CancellationToken cancellation = default) =>
         TryGetAsync(key, (stream, token) => stream.CopyToAsync(Stream.Null, token), cancellation);
@@ -45,8 +50,12 @@ public abstract class ArtifactStore
         return found ? ArtifactManifest.Parse(json!, $"{Location}/{ArtifactManifest.FileName}") : null;
     }
 
-    /// <summary>Publishes every file under <paramref name="sourceDirectory"/>; the previous publish's files are removed afterwards.</summary>
-    public async Task<ArtifactManifest> PublishAsync(string sourceDirectory, CancellationToken cancellation = default)
+    /// <summary>
+    /// Publishes every file under <paramref name="sourceDirectory"/>; the previous publish's files are removed afterwards.
+    /// The planned publish (its id and file list) is stored first as <c>upload.json</c>, so that publishing the same
+    /// files again after an interruption resumes it: parts already stored with the right size are not sent again.
+    /// </summary>
+    public async Task<PublishResult> PublishAsync(string sourceDirectory, CancellationToken cancellation = default)
     {
         if (!Directory.Exists(sourceDirectory))
             throw new DirectoryNotFoundException($"Cannot publish {sourceDirectory}: no such folder.");
@@ -54,26 +63,67 @@ public abstract class ArtifactStore
         var paths = Directory.GetFiles(sourceDirectory, "*", SearchOption.AllDirectories)
             .Select(path => Path.GetRelativePath(sourceDirectory, path).Replace(Path.DirectorySeparatorChar, '/'))
             .Order(StringComparer.Ordinal).ToList();
-        var publish = ArtifactManifest.NewPublishId();
         var files = new List<ArtifactFile>(paths.Count);
         foreach (var relative in paths)
         {
             ArtifactManifest.CheckRelativePath(relative, sourceDirectory);
             var full = Path.Combine(sourceDirectory, relative);
-            var file = new ArtifactFile(relative, new FileInfo(full).Length, await HashFileAsync(full, cancellation));
-            foreach (var (key, offset, length) in ArtifactManifest.Objects(publish, PartSize, relative, file.Size))
-                await PutAsync(key, () => new FileSlice(OpenRead(full), offset, length), length, cancellation);
-            files.Add(file);
+            files.Add(new ArtifactFile(relative, new FileInfo(full).Length, await HashFileAsync(full, cancellation)));
         }
-        var manifest = new ArtifactManifest(ArtifactManifest.FormatName, publish, DateTimeOffset.UtcNow, PartSize, files);
-        var json = manifest.ToJson();
-        await PutAsync(ArtifactManifest.FileName, () => new MemoryStream(json, writable: false), json.Length, cancellation);
 
-        if (previous is not null)
+        var pending = await ReadPendingAsync(cancellation);
+        var resuming = pending is not null && pending.PartSize == PartSize && pending.Files.SequenceEqual(files) && pending.Publish != previous?.Publish;
+        var plan = resuming ? pending! with { Created = DateTimeOffset.UtcNow }
+            : new ArtifactManifest(ArtifactManifest.FormatName, ArtifactManifest.NewPublishId(), DateTimeOffset.UtcNow, PartSize, files);
+        if (!resuming) await PutBytesAsync(UploadFile, plan.ToJson(), cancellation);
+
+        long uploaded = 0, resumed = 0;
+        foreach (var file in files)
+        {
+            var full = Path.Combine(sourceDirectory, file.Path);
+            foreach (var (key, offset, length) in plan.Objects(file))
+            {
+                if (resuming && await SizeAsync(key, cancellation) == length)
+                {
+                    resumed += length;
+                    continue;
+                }
+                await PutAsync(key, () => new FileSlice(OpenRead(full), offset, length), length, cancellation);
+                uploaded += length;
+            }
+        }
+        await PutBytesAsync(ArtifactManifest.FileName, plan.ToJson(), cancellation);
+        await DeleteAsync(UploadFile, cancellation);
+
+        if (previous is not null && previous.Publish != plan.Publish)
             foreach (var old in previous.Files)
             foreach (var (key, _, _) in previous.Objects(old))
                 await DeleteAsync(key, cancellation);
-        return manifest;
+        return new PublishResult(plan, uploaded, resumed);
+    }
+
+    private Task PutBytesAsync(string key, byte[] bytes, CancellationToken cancellation) =>
+        PutAsync(key, () => new MemoryStream(bytes, writable: false), bytes.Length, cancellation);
+
+    /// <summary>The plan of a publish that did not finish, if one is stored and readable.</summary>
+    private async Task<ArtifactManifest?> ReadPendingAsync(CancellationToken cancellation)
+    {
+        byte[]? json = null;
+        var found = await TryGetAsync(UploadFile, async (stream, token) =>
+        {
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, token);
+            json = copy.ToArray();
+        }, cancellation);
+        if (!found) return null;
+        try
+        {
+            return ArtifactManifest.Parse(json!, $"{Location}/{UploadFile}");
+        }
+        catch (ArtifactIntegrityException)
+        {
+            return null; // a broken plan is just not resumed
+        }
     }
 
     /// <summary>

@@ -51,6 +51,12 @@ public sealed class FileArtifactStore : ArtifactStore
         return true;
     }
 
+    protected override Task<long?> SizeAsync(string key, CancellationToken cancellation)
+    {
+        var file = new FileInfo(PathOf(key));
+        return Task.FromResult(file.Exists ? file.Length : (long?)null);
+    }
+
     protected override Task DeleteAsync(string key, CancellationToken cancellation)
     {
         var path = PathOf(key);

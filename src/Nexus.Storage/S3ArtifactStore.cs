@@ -91,6 +91,20 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
         }
     }
 
+    protected override async Task<long?> SizeAsync(string key, CancellationToken cancellation)
+    {
+        long? size = null;
+        try
+        {
+            await Run(key, async token => size = (await client.StatObjectAsync(new StatObjectArgs().WithBucket(Bucket).WithObject(Key(key)), token)).Size, cancellation);
+        }
+        catch (ArtifactStoreException e) when (e.InnerException is ObjectNotFoundException)
+        {
+            return null;
+        }
+        return size;
+    }
+
     protected override Task DeleteAsync(string key, CancellationToken cancellation) =>
         Run(key, token => client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(Bucket).WithObject(Key(key)), token), cancellation);
 

@@ -40,7 +40,7 @@ public abstract class ArtifactStoreContract : IDisposable
         Assert.Null(await store.GetManifestAsync());
         var source = WriteSource("source");
 
-        var published = await store.PublishAsync(source);
+        var published = (await store.PublishAsync(source)).Manifest;
         var fetched = await store.FetchAsync(Temp["copy"]);
 
         Assert.Equal(Hashes(source), Hashes(Temp["copy"]));
@@ -54,8 +54,8 @@ public abstract class ArtifactStoreContract : IDisposable
     public async Task ARepublishReplacesTheArtifactAndTheOldFilesGo()
     {
         var store = NewStore();
-        var first = await store.PublishAsync(WriteSource("one", seed: 1));
-        var second = await store.PublishAsync(WriteSource("two", seed: 2));
+        var first = (await store.PublishAsync(WriteSource("one", seed: 1))).Manifest;
+        var second = (await store.PublishAsync(WriteSource("two", seed: 2))).Manifest;
 
         Assert.NotEqual(first.Publish, second.Publish);
         Assert.Equal(second, await store.GetManifestAsync());

@@ -17,7 +17,7 @@ public sealed class FileArtifactStoreTests : ArtifactStoreContract
     {
         var store = NewStore();
         await store.PublishAsync(WriteSource("a"));
-        var manifest = await store.PublishAsync(WriteSource("b", seed: 2));
+        var manifest = (await store.PublishAsync(WriteSource("b", seed: 2))).Manifest;
 
         Assert.Equal(["data", "manifest.json"], Directory.GetFileSystemEntries(store.Location.Path).Select(Path.GetFileName).Order());
         Assert.Equal([manifest.Publish], Directory.GetDirectories(Path.Combine(store.Location.Path, "data")).Select(Path.GetFileName));

@@ -46,7 +46,7 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
     public async Task LargeFilesAreStoredInPartsAndComeBackWhole()
     {
         var store = (S3ArtifactStore)NewStore();
-        var manifest = await store.PublishAsync(WriteSource("source"));
+        var manifest = (await store.PublishAsync(WriteSource("source"))).Manifest;
 
         var weights = manifest.Files.Single(f => f.Path == "model.safetensors");
         Assert.Equal(1 << 20, manifest.PartSize);
