@@ -14,10 +14,10 @@ public sealed class RemoteArtifacts
 {
     private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
     private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
-    private readonly Func<ArtifactLocation, ArtifactStore> open;
+    private readonly Func<ArtifactLocation, IArtifactStore> open;
     private readonly string cache;
 
-    private RemoteArtifacts(Func<ArtifactLocation, ArtifactStore> open, string cache) => (this.open, this.cache) = (open, cache);
+    private RemoteArtifacts(Func<ArtifactLocation, IArtifactStore> open, string cache) => (this.open, this.cache) = (open, cache);
 
     /// <summary>The command line being run, for steps that publish as they go (training checkpoints).</summary>
     public static RemoteArtifacts? Current { get; private set; }
@@ -25,11 +25,11 @@ public sealed class RemoteArtifacts
     /// <summary>NEXUS_ARTIFACT_CACHE, default .cache/artifacts: where remote inputs are fetched and outputs staged.</summary>
     public static string DefaultCache => Environment.GetEnvironmentVariable("NEXUS_ARTIFACT_CACHE") is { Length: > 0 } path ? path : Path.Combine(".cache", "artifacts");
 
-    public static ArtifactStore OpenStore(ArtifactLocation location) =>
+    public static IArtifactStore OpenStore(ArtifactLocation location) =>
         location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment()) : new FileArtifactStore(location);
 
     /// <summary>Rewrites <paramref name="args"/>; fetches remote inputs now. Null when nothing in them is remote.</summary>
-    public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args, Func<ArtifactLocation, ArtifactStore>? open = null, string? cache = null)
+    public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args, Func<ArtifactLocation, IArtifactStore>? open = null, string? cache = null)
     {
         if (!args.Any(a => a.Contains("s3://", StringComparison.Ordinal) || a.Contains("file://", StringComparison.Ordinal))) return (null, args);
         var remote = new RemoteArtifacts(open ?? OpenStore, cache ?? DefaultCache);

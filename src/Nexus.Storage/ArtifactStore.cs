@@ -9,7 +9,7 @@ namespace Nexus.Storage;
 /// never half of one; fetching streams each file through SHA-256 into a staging folder that is renamed into place
 /// only when every file matched. Files are streamed in both directions: memory holds a buffer, not an artifact.
 /// </summary>
-public abstract class ArtifactStore
+public abstract class ArtifactStore : IArtifactStore
 {
     private const int BufferSize = 1 << 20;
 

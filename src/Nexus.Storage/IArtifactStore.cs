@@ -1,0 +1,19 @@
+namespace Nexus.Storage;
+
+/// <summary>
+/// One artifact location and what can be done with it, whatever the back end: publish a folder (atomically, resumably),
+/// read the manifest, fetch the folder back (verified), check for an object. <see cref="ArtifactStore"/> implements it
+/// over a back end's put, get, size and delete; <c>RemoteArtifacts.OpenStore</c> picks the back end from the location.
+/// </summary>
+public interface IArtifactStore
+{
+    ArtifactLocation Location { get; }
+
+    Task<ArtifactManifest?> GetManifestAsync(CancellationToken cancellation = default);
+
+    Task<PublishResult> PublishAsync(string sourceDirectory, CancellationToken cancellation = default);
+
+    Task<ArtifactManifest> FetchAsync(string targetDirectory, CancellationToken cancellation = default);
+
+    Task<bool> ExistsAsync(string key, CancellationToken cancellation = default);
+}
