@@ -13,6 +13,8 @@ namespace Nexus.Cli;
 public sealed class RemoteArtifacts
 {
     private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
+    // Options whose values are text, never locations (a prompt may well start with s3://).
+    private static readonly HashSet<string> TextOptions = ["--prompt", "--name", "--mix", "--router", "--format", "--model-size", "--dtype"];
     private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
     private readonly Func<ArtifactLocation, IArtifactStore> open;
     private readonly string cache;
@@ -55,6 +57,7 @@ public sealed class RemoteArtifacts
     /// <summary>A value, or a NAME=VALUE pair (<c>--expert</c>, <c>--domain</c>), with its location made local.</summary>
     private string Rewrite(string value, string option, bool resume)
     {
+        if (TextOptions.Contains(option)) return value;
         var equals = value.IndexOf('=');
         if (equals > 0 && IsLocation(value[(equals + 1)..])) return $"{value[..equals]}={Rewrite(value[(equals + 1)..], option, resume)}";
         if (!IsLocation(value)) return value;
