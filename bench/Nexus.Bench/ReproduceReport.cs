@@ -15,29 +15,40 @@ namespace Nexus.Bench;
 /// </summary>
 public static class ReproduceReport
 {
-
     public static object Run(BenchArguments arguments)
     {
         var runsDirectory = arguments.Get("runs", "runs/reproduce");
         var output = arguments.Get("out", "bench/results/reproduction.md");
-        var markdown = Build(runsDirectory, out var runCount);
+        var (runs, reports) = LoadRuns(runsDirectory);
+        var markdown = Build(runsDirectory, runs, reports);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         File.WriteAllText(output, markdown);
         var plots = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "reproduction-plots");
         var copied = CopyHeatMaps(runsDirectory, plots);
-        var charts = SaveExtensionCharts(runsDirectory, plots);
-        return new { command = "reproduce-report", runs = runCount, output, heat_maps = copied, charts };
+        var charts = SaveExtensionCharts(reports, plots);
+        return new { command = "reproduce-report", runs = runs.Count, output, heat_maps = copied, charts };
     }
 
     /// <summary>The Markdown for every run folder under <paramref name="runsDirectory"/>; missing reports show as "—".</summary>
     public static string Build(string runsDirectory, out int runCount)
     {
+        var (runs, reports) = LoadRuns(runsDirectory);
+        runCount = runs.Count;
+        return Build(runsDirectory, runs, reports);
+    }
+
+    /// <summary>The run-* folders under <paramref name="runsDirectory"/> and, for each, its evaluate reports by model name.</summary>
+    private static (List<string> Runs, List<Dictionary<string, EvaluationReport>> Reports) LoadRuns(string runsDirectory)
+    {
         var runs = Directory.Exists(runsDirectory)
             ? Directory.GetDirectories(runsDirectory, "run-*").OrderBy(d => d, StringComparer.Ordinal).ToList()
             : [];
         if (runs.Count == 0) throw new ArgumentException($"{runsDirectory} holds no run-* folders; run bench/reproduce.sh first.");
-        runCount = runs.Count;
-        var reports = runs.Select(run => LoadReports(Path.Combine(run, "eval"))).ToList();
+        return (runs, runs.Select(run => LoadReports(Path.Combine(run, "eval"))).ToList());
+    }
+
+    private static string Build(string runsDirectory, List<string> runs, List<Dictionary<string, EvaluationReport>> reports)
+    {
         var (initial, extension, removed) = Domains(reports);
         var budgets = reports.SelectMany(r => r.Keys).Where(k => k.StartsWith("nexus-extend-", StringComparison.Ordinal))
             .Select(k => long.Parse(k["nexus-extend-".Length..], CultureInfo.InvariantCulture)).Distinct().Order().ToList();
@@ -177,10 +188,8 @@ public static class ReproduceReport
     /// extension-code.png (the extension domain's perplexity) and extension-forgetting.png (the initial domains'
     /// average) against the extension's finetune steps, linear and Nexus, mean over runs with min–max bars.
     /// </summary>
-    private static int SaveExtensionCharts(string runsDirectory, string target)
+    private static int SaveExtensionCharts(IReadOnlyList<Dictionary<string, EvaluationReport>> reports, string target)
     {
-        var reports = Directory.GetDirectories(runsDirectory, "run-*").Order(StringComparer.Ordinal)
-            .Select(run => LoadReports(Path.Combine(run, "eval"))).ToList();
         var (initial, extension, _) = Domains(reports);
         if (extension is null) return 0;
         Directory.CreateDirectory(target);

@@ -52,7 +52,7 @@ public static class StorageThroughput
         var location = ArtifactLocation.Parse(arguments.Get("location", ""));
         var endpoint = arguments.Get("endpoint", "");
         ArtifactStore store = location.IsS3
-            ? new S3ArtifactStore(location, new S3Settings(new Uri(endpoint), "us-east-1", "S3RVER", "s3rver-secret-do-not-print"),
+            ? new S3ArtifactStore(location, S3rver.SettingsFor(new Uri(endpoint)),
                 partSize: (long)arguments.GetInt("part-mb", (int)(S3ArtifactStore.DefaultPartSize >> 20)) << 20)
             : new FileArtifactStore(location);
         var clock = Stopwatch.StartNew();
@@ -60,12 +60,7 @@ public static class StorageThroughput
         else store.FetchAsync(arguments.Get("path", "")).GetAwaiter().GetResult();
         var seconds = clock.Elapsed.TotalSeconds;
         (store as IDisposable)?.Dispose();
-        var hwm = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return new Dictionary<string, object>
-        {
-            ["seconds"] = seconds,
-            ["peak_rss_bytes"] = long.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024,
-        };
+        return new Dictionary<string, object> { ["seconds"] = seconds, ["peak_rss_bytes"] = UpcycleThroughput.StatusBytes("VmHWM:") };
     }
 
     private static Dictionary<string, object> Child(string op, string location, string path, Uri? endpoint, long bytes, string partMb = "0")

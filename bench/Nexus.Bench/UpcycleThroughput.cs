@@ -304,7 +304,7 @@ public static partial class UpcycleThroughput
     }
 
     /// <summary>A memory line of /proc/self/status (VmHWM:, RssAnon:, RssFile:), in bytes.</summary>
-    private static long StatusBytes(string field)
+    internal static long StatusBytes(string field)
     {
         var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;

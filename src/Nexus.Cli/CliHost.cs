@@ -45,7 +45,7 @@ public static class CliHost
         }
         finally
         {
-            RemoteArtifacts.Finish();
+            remote?.Dispose();
         }
     }
 

@@ -10,16 +10,16 @@ namespace Nexus.Cli;
 /// training checkpoint, so that <c>--resume</c> continues from the last published one. A location that names a file
 /// (an embedding, a report) is an artifact holding that one file.
 /// </summary>
-public sealed class RemoteArtifacts
+public sealed class RemoteArtifacts : IDisposable
 {
     private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
     // Options whose values are text, never locations (a prompt may well start with s3://).
     private static readonly HashSet<string> TextOptions = ["--prompt", "--name", "--mix", "--router", "--format", "--model-size", "--dtype"];
     private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
-    private readonly Func<ArtifactLocation, IArtifactStore> open;
-    private readonly string cache;
-
-    private RemoteArtifacts(Func<ArtifactLocation, IArtifactStore> open, string cache) => (this.open, this.cache) = (open, cache);
+    // One store per location for the whole command line: an S3 store holds an HTTP client.
+    private readonly Dictionary<ArtifactLocation, IArtifactStore> stores = [];
+    private readonly string cache = DefaultCache;
+    private S3Settings? settings;
 
     /// <summary>The command line being run, for steps that publish as they go (training checkpoints).</summary>
     public static RemoteArtifacts? Current { get; private set; }
@@ -27,28 +27,43 @@ public sealed class RemoteArtifacts
     /// <summary>NEXUS_ARTIFACT_CACHE, default .cache/artifacts: where remote inputs are fetched and outputs staged.</summary>
     public static string DefaultCache => Environment.GetEnvironmentVariable("NEXUS_ARTIFACT_CACHE") is { Length: > 0 } path ? path : Path.Combine(".cache", "artifacts");
 
-    public static IArtifactStore OpenStore(ArtifactLocation location) =>
-        location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment()) : new FileArtifactStore(location);
+    /// <summary>The store of a location, opened once; S3 settings are read from the environment the first time they are needed.</summary>
+    private IArtifactStore Store(ArtifactLocation location)
+    {
+        if (!stores.TryGetValue(location, out var store))
+            stores[location] = store = location.IsS3
+                ? new S3ArtifactStore(location, settings ??= S3Settings.FromEnvironment())
+                : new FileArtifactStore(location);
+        return store;
+    }
 
     /// <summary>Rewrites <paramref name="args"/>; fetches remote inputs now. Null when nothing in them is remote.</summary>
-    public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args, Func<ArtifactLocation, IArtifactStore>? open = null, string? cache = null)
+    public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args)
     {
         if (!args.Any(a => a.Contains("s3://", StringComparison.Ordinal) || a.Contains("file://", StringComparison.Ordinal))) return (null, args);
-        var remote = new RemoteArtifacts(open ?? OpenStore, cache ?? DefaultCache);
+        var remote = new RemoteArtifacts();
         var resume = args.Contains("--resume");
         var rewritten = new string[args.Length];
         string? option = null;
-        for (var i = 0; i < args.Length; i++)
+        try
         {
-            var arg = args[i];
-            if (arg.StartsWith("--", StringComparison.Ordinal))
+            for (var i = 0; i < args.Length; i++)
             {
-                var equals = arg.IndexOf('=');
-                option = equals < 0 ? arg : arg[..equals];
-                rewritten[i] = equals < 0 ? arg : $"{option}={remote.Rewrite(arg[(equals + 1)..], option, resume)}";
-                continue;
+                var arg = args[i];
+                if (arg.StartsWith("--", StringComparison.Ordinal))
+                {
+                    var equals = arg.IndexOf('=');
+                    option = equals < 0 ? arg : arg[..equals];
+                    rewritten[i] = equals < 0 ? arg : $"{option}={remote.Rewrite(arg[(equals + 1)..], option, resume)}";
+                    continue;
+                }
+                rewritten[i] = option is null ? arg : remote.Rewrite(arg, option, resume);
             }
-            rewritten[i] = option is null ? arg : remote.Rewrite(arg, option, resume);
+        }
+        catch
+        {
+            remote.Dispose();
+            throw;
         }
         Current = remote;
         return (remote, rewritten);
@@ -81,14 +96,14 @@ public sealed class RemoteArtifacts
         for (var keep = segments.Length; keep >= 1; keep--)
         {
             var artifact = ArtifactLocation.Parse($"s3://{location.Bucket}/{string.Join('/', segments[..keep])}");
-            var store = open(artifact);
+            var store = Store(artifact);
             if (store.GetManifestAsync().GetAwaiter().GetResult() is not { } manifest) continue;
             var local = CachePath(artifact, "in");
             var stamp = local + ".publish";
             if (!(Directory.Exists(local) && File.Exists(stamp) && File.ReadAllText(stamp) == manifest.Publish))
             {
                 Console.Error.WriteLine($"Fetching {artifact} ({manifest.TotalSize:N0} bytes in {manifest.Files.Count} files)...");
-                store.FetchAsync(local).GetAwaiter().GetResult();
+                manifest = store.FetchAsync(local).GetAwaiter().GetResult(); // what was fetched, should a publish have come between
                 File.WriteAllText(stamp, manifest.Publish);
             }
             var inside = string.Join('/', segments[keep..]);
@@ -110,10 +125,10 @@ public sealed class RemoteArtifacts
         var local = Path.Combine(folder, name);
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         Directory.CreateDirectory(folder);
-        if (resume && open(location).GetManifestAsync().GetAwaiter().GetResult() is not null)
+        if (resume && Store(location).GetManifestAsync().GetAwaiter().GetResult() is not null)
         {
             Console.Error.WriteLine($"Fetching {location} to resume from it...");
-            open(location).FetchAsync(local).GetAwaiter().GetResult();
+            Store(location).FetchAsync(local).GetAwaiter().GetResult();
         }
         outputs.Add((local, location));
         return local;
@@ -126,12 +141,17 @@ public sealed class RemoteArtifacts
         {
             var folder = Directory.Exists(local) ? local : File.Exists(local) ? Path.GetDirectoryName(local)! : null;
             if (folder is null) continue;
-            var result = open(remote).PublishAsync(folder).GetAwaiter().GetResult();
+            var result = Store(remote).PublishAsync(folder).GetAwaiter().GetResult();
             Console.Error.WriteLine($"Published {remote} ({result.Manifest.TotalSize:N0} bytes in {result.Manifest.Files.Count} files" +
                                     (result.ResumedBytes > 0 ? $"; {result.ResumedBytes:N0} of them were stored by an interrupted publish)." : ")."));
         }
     }
 
-    /// <summary>Ends the command line: forgets it as <see cref="Current"/>.</summary>
-    public static void Finish() => Current = null;
+    /// <summary>Ends the command line: forgets it as <see cref="Current"/> and closes its stores.</summary>
+    public void Dispose()
+    {
+        if (ReferenceEquals(Current, this)) Current = null;
+        foreach (var store in stores.Values) (store as IDisposable)?.Dispose();
+        stores.Clear();
+    }
 }

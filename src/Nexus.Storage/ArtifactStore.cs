@@ -34,20 +34,26 @@ public abstract class ArtifactStore : IArtifactStore
     private const string UploadFile = "upload.json";
 
     /// <summary>Whether an object is stored at <paramref name="key"/> (relative to the location).</summary>
-    public Task<bool> ExistsAsync(string key, CancellationToken cancellation = default) =>
-        TryGetAsync(key, (stream, token) => stream.CopyToAsync(Stream.Null, token), cancellation);
+    public async Task<bool> ExistsAsync(string key, CancellationToken cancellation = default) =>
+        await SizeAsync(key, cancellation) is not null;
 
     /// <summary>The published manifest, or null when nothing was ever published here.</summary>
-    public async Task<ArtifactManifest?> GetManifestAsync(CancellationToken cancellation = default)
+    public async Task<ArtifactManifest?> GetManifestAsync(CancellationToken cancellation = default) =>
+        await TryReadSmallAsync(ArtifactManifest.FileName, cancellation) is { } json
+            ? ArtifactManifest.Parse(json, $"{Location}/{ArtifactManifest.FileName}")
+            : null;
+
+    /// <summary>A small object's bytes (a manifest, a plan), or null when there is none.</summary>
+    private async Task<byte[]?> TryReadSmallAsync(string key, CancellationToken cancellation)
     {
-        byte[]? json = null;
-        var found = await TryGetAsync(ArtifactManifest.FileName, async (stream, token) =>
+        byte[]? bytes = null;
+        var found = await TryGetAsync(key, async (stream, token) =>
         {
             using var copy = new MemoryStream();
             await stream.CopyToAsync(copy, token);
-            json = copy.ToArray();
+            bytes = copy.ToArray();
         }, cancellation);
-        return found ? ArtifactManifest.Parse(json!, $"{Location}/{ArtifactManifest.FileName}") : null;
+        return found ? bytes : null;
     }
 
     /// <summary>
@@ -108,17 +114,10 @@ public abstract class ArtifactStore : IArtifactStore
     /// <summary>The plan of a publish that did not finish, if one is stored and readable.</summary>
     private async Task<ArtifactManifest?> ReadPendingAsync(CancellationToken cancellation)
     {
-        byte[]? json = null;
-        var found = await TryGetAsync(UploadFile, async (stream, token) =>
-        {
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy, token);
-            json = copy.ToArray();
-        }, cancellation);
-        if (!found) return null;
+        if (await TryReadSmallAsync(UploadFile, cancellation) is not { } json) return null;
         try
         {
-            return ArtifactManifest.Parse(json!, $"{Location}/{UploadFile}");
+            return ArtifactManifest.Parse(json, $"{Location}/{UploadFile}");
         }
         catch (ArtifactIntegrityException)
         {

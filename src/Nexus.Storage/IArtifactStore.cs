@@ -3,7 +3,7 @@ namespace Nexus.Storage;
 /// <summary>
 /// One artifact location and what can be done with it, whatever the back end: publish a folder (atomically, resumably),
 /// read the manifest, fetch the folder back (verified), check for an object. <see cref="ArtifactStore"/> implements it
-/// over a back end's put, get, size and delete; <c>RemoteArtifacts.OpenStore</c> picks the back end from the location.
+/// over a back end's put, get, size and delete.
 /// </summary>
 public interface IArtifactStore
 {

@@ -18,6 +18,7 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
     private readonly IMinioClient client;
     private readonly S3Settings settings;
     private readonly ResiliencePipeline retry;
+    private readonly int retries;
 
     /// <summary>
     /// Files are stored in parts of 4 MiB, each its own object: under the MinIO client's 5 MiB multipart threshold, so each
@@ -41,7 +42,9 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
             .WithRegion(settings.Region)
             .WithCredentials(settings.AccessKey, settings.SecretKey)
             .Build();
-        retry = new ResiliencePipelineBuilder().AddRetry(retryOptions ?? DefaultRetry).Build();
+        retryOptions ??= DefaultRetry;
+        retries = retryOptions.MaxRetryAttempts;
+        retry = new ResiliencePipelineBuilder().AddRetry(retryOptions).Build();
     }
 
     /// <summary>Five retries, 0.5 s doubling with jitter (about 15 s in all) on errors that a later attempt may not see.</summary>
@@ -135,7 +138,7 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
         ObjectNotFoundException => $"{Name(key)} does not exist.",
         AccessDeniedException or AuthorizationException or ForbiddenException =>
             $"{Name(key)}: access denied; check the access key '{settings.AccessKey}' and its secret, and the bucket policy.",
-        _ when IsTransient(e) => $"{Name(key)}: still failing after {DefaultRetry.MaxRetryAttempts} retries: {Scrub(e.Message)}",
+        _ when IsTransient(e) => $"{Name(key)}: still failing after {retries} retries: {Scrub(e.Message)}",
         _ => $"{Name(key)}: {Scrub(e.Message)}",
     };
 

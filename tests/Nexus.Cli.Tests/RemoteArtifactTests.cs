@@ -43,8 +43,11 @@ public sealed class RemoteArtifactTests : IDisposable
         ["train", "--data", Path.Combine(directory, "prose"), "--out", "s3://nexus-cli/runs/seed", "--model-size", "tiny", "--steps", "6",
          "--checkpoint-every", "3", .. Small, .. extra];
 
-    private static ArtifactManifest? Manifest(string location) =>
-        RemoteArtifacts.OpenStore(ArtifactLocation.Parse(location)).GetManifestAsync().GetAwaiter().GetResult();
+    private ArtifactManifest? Manifest(string location)
+    {
+        using var store = new S3ArtifactStore(ArtifactLocation.Parse(location), server.Settings);
+        return store.GetManifestAsync().GetAwaiter().GetResult();
+    }
 
     [Fact]
     public void AStepWritesItsOutputToS3AndTheNextReadsItFromThere()

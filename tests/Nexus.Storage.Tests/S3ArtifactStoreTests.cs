@@ -1,4 +1,3 @@
-using Polly;
 using Polly.Retry;
 
 namespace Nexus.Storage.Tests;
@@ -15,16 +14,9 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
 {
     private const string Bucket = "nexus-tests";
 
-    /// <summary>Quick retries, so that a test of an outage takes seconds.</summary>
-    private static RetryStrategyOptions Quick(int attempts = 3) => new()
-    {
-        MaxRetryAttempts = attempts, Delay = TimeSpan.FromMilliseconds(100), BackoffType = DelayBackoffType.Constant,
-        ShouldHandle = S3ArtifactStore.DefaultRetry.ShouldHandle,
-    };
-
     /// <summary>Parts of 1 MiB, so that the 3 MB file of the contract tests is stored as four.</summary>
-    private S3ArtifactStore Store(string location, S3Settings? settings = null, RetryStrategyOptions? retry = null) =>
-        new(ArtifactLocation.Parse(location), settings ?? fixture.Server.Settings, retry ?? Quick(), partSize: 1 << 20);
+    private S3ArtifactStore Store(string location, RetryStrategyOptions? retry = null) =>
+        new(ArtifactLocation.Parse(location), fixture.Server.Settings, retry ?? S3rver.QuickRetry(), partSize: 1 << 20);
 
     protected override ArtifactStore NewStore()
     {
@@ -60,7 +52,7 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
     [Fact]
     public async Task AMissingBucketFailsAtOnceNamingEndpointAndBucket()
     {
-        var store = Store("s3://no-such-bucket/models/seed", retry: Quick(attempts: 5));
+        var store = Store("s3://no-such-bucket/models/seed", retry: S3rver.QuickRetry(attempts: 5));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => store.PublishAsync(WriteSource("source")));
         Assert.Contains("no-such-bucket", error.Message);

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text;
-using Polly;
-using Polly.Retry;
 
 namespace Nexus.Storage.Tests;
 
@@ -12,18 +10,12 @@ public sealed class S3FaultTests : IDisposable
 
     public void Dispose() => temp.Dispose();
 
-    private static RetryStrategyOptions Quick(int attempts) => new()
-    {
-        MaxRetryAttempts = attempts, Delay = TimeSpan.FromMilliseconds(100), BackoffType = DelayBackoffType.Constant,
-        ShouldHandle = S3ArtifactStore.DefaultRetry.ShouldHandle,
-    };
-
     [Fact]
     public async Task AnOutageMidUploadFailsCleanlyLeavesNoArtifactAndARetryResumesIt()
     {
         using var server = new S3rver();
         var location = ArtifactLocation.Parse("s3://nexus-faults/models/seed");
-        var store = new S3ArtifactStore(location, server.Settings, Quick(attempts: 2));
+        var store = new S3ArtifactStore(location, server.Settings, S3rver.QuickRetry(attempts: 2));
         await store.EnsureBucketAsync();
         var source = temp["source"];
         Directory.CreateDirectory(source);
@@ -60,7 +52,7 @@ public sealed class S3FaultTests : IDisposable
     {
         using var stub = new ForbiddenS3();
         var settings = new S3Settings(stub.Endpoint, "us-east-1", "AKIAEXAMPLE", "wJalrXUtnFEMI-very-secret");
-        var store = new S3ArtifactStore(ArtifactLocation.Parse("s3://models/team-a/seed"), settings, Quick(attempts: 5));
+        var store = new S3ArtifactStore(ArtifactLocation.Parse("s3://models/team-a/seed"), settings, S3rver.QuickRetry(attempts: 5));
 
         var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => store.FetchAsync(temp["copy"]));
 

@@ -25,7 +25,9 @@ public sealed class S3rver : IDisposable
     public int Port { get; }
 
     /// <summary>s3rver checks no signatures: any keys work. The secret is distinctive so tests can look for it in messages.</summary>
-    public S3Settings Settings => new(new Uri($"http://127.0.0.1:{Port}"), "us-east-1", "S3RVER", "s3rver-secret-do-not-print");
+    public S3Settings Settings => SettingsFor(new Uri($"http://127.0.0.1:{Port}"));
+
+    public static S3Settings SettingsFor(Uri endpoint) => new(endpoint, "us-east-1", "S3RVER", "s3rver-secret-do-not-print");
 
     public void Start()
     {
@@ -85,6 +87,13 @@ public sealed class S3rver : IDisposable
         }
         throw new InvalidOperationException("No repository above the test assembly; set NEXUS_S3RVER to s3rver's bin/s3rver.js.");
     }
+
+    /// <summary>The store's retry policy with short constant delays, so that a test of an outage takes seconds.</summary>
+    public static Polly.Retry.RetryStrategyOptions QuickRetry(int attempts = 3) => new()
+    {
+        MaxRetryAttempts = attempts, Delay = TimeSpan.FromMilliseconds(100), BackoffType = Polly.DelayBackoffType.Constant,
+        ShouldHandle = S3ArtifactStore.DefaultRetry.ShouldHandle,
+    };
 
     internal static int FreePort()
     {

@@ -14,6 +14,7 @@ public sealed record LineSeries(string Name, IReadOnlyList<double> X, IReadOnlyL
 public static class LineChart
 {
     private const float TitleFontSize = 18, AxisLabelFontSize = 15, TickFontSize = 13, NameFontSize = 13;
+    private static readonly IPalette Palette = new ScottPlot.Palettes.Category10();
 
     public static void Save(string path, string title, string xLabel, string yLabel, IReadOnlyList<LineSeries> series,
         int width = 720, int height = 440)
@@ -33,7 +34,7 @@ public static class LineChart
         for (var i = 0; i < series.Count; i++)
         {
             var line = series[i];
-            var color = new ScottPlot.Palettes.Category10().GetColor(i);
+            var color = Palette.GetColor(i);
             double[] xs = [.. line.X], ys = [.. line.Y];
             var scatter = plot.Add.Scatter(xs, ys, color);
             scatter.LineWidth = 2;
@@ -58,7 +59,7 @@ public static class LineChart
             (name.LabelStyle.Font, var drawn) = ReportFonts.Fit(bold: true, [name.LabelText]);
             name.LabelText = drawn[0];
             name.LabelFontSize = NameFontSize;
-            name.LabelFontColor = new ScottPlot.Palettes.Category10().GetColor(i);
+            name.LabelFontColor = Palette.GetColor(i);
             name.LabelAlignment = Alignment.MiddleRight;
         }
 
