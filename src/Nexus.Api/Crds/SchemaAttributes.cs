@@ -31,7 +31,7 @@ public sealed class MaximumAttribute(double value) : Attribute
     public bool Exclusive { get; init; }
 }
 
-/// <summary>Shortest string, in characters.</summary>
+/// <summary>Shortest string, in characters (each item or value of a list or map of strings).</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class MinLengthAttribute(int value) : Attribute
 {
@@ -39,8 +39,8 @@ public sealed class MinLengthAttribute(int value) : Attribute
 }
 
 /// <summary>
-/// Longest string, in characters. On a list of strings it bounds each item. Every free-form string needs one so
-/// that the API server can bound the cost of CEL rules over it.
+/// Longest string, in characters. On a list or map of strings it bounds each item or value. Every free-form string
+/// needs one so that the API server can bound the cost of CEL rules over it.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class MaxLengthAttribute(int value) : Attribute
@@ -48,7 +48,10 @@ public sealed class MaxLengthAttribute(int value) : Attribute
     public int Value { get; } = value;
 }
 
-/// <summary>ECMA-262 regular expression a string must match. On a list of strings it applies to each item.</summary>
+/// <summary>
+/// ECMA-262 regular expression a string must match. On a list or map of strings it applies to each item or value; on
+/// an int-or-string field, to its string form only.
+/// </summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class PatternAttribute(string value) : Attribute
 {

@@ -129,7 +129,7 @@ public sealed class ExpertSelection
     [JsonPropertyName("selector")]
     public V1LabelSelector? Selector { get; set; }
 
-    [Description("Experts by metadata.name; router order follows this list for the first revision.")]
+    [Description("Experts by metadata.name.")]
     [MinItems(1), MaxItems(64), ListSet, MaxLength(Patterns.DnsSubdomainMaxLength), Pattern(Patterns.DnsSubdomain)]
     [JsonPropertyName("names")]
     public IList<string>? Names { get; set; }
