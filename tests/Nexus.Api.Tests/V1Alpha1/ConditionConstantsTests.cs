@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text.RegularExpressions;
 using Nexus.Api.Tests.Crds;
 using Nexus.Api.V1Alpha1;
 
