@@ -189,9 +189,11 @@ internal sealed class CelInterpreter
                 return !CelValues.Equal(left, right);
             case "<" or "<=" or ">" or ">=":
                 var comparison = CelValues.Compare(left, right);
-                if (comparison is CelError)
+                if (comparison is CelError comparisonError)
                 {
-                    return comparison;
+                    return comparisonError.Message == CelValues.UncomparableMessage
+                        ? CelError.NoSuchOverload($"_{binary.Operator}_", left, right)
+                        : comparisonError;
                 }
 
                 var order = (int)comparison;

@@ -325,6 +325,8 @@ internal static class CelValues
         return true;
     }
 
+    public const string UncomparableMessage = "no such overload";
+
     public static bool IsNumber(object? value) => value is long or ulong or double;
 
     /// <summary>Orders two values of comparable types, or returns the error CEL gives.</summary>
@@ -344,7 +346,7 @@ internal static class CelValues
         {
             (string a, string b) => Math.Sign(CompareCodePoints(a, b)),
             (bool a, bool b) => a.CompareTo(b),
-            _ => CelError.NoSuchOverload("compare", left, right),
+            _ => new CelError(UncomparableMessage),
         };
     }
 
