@@ -13,6 +13,7 @@ internal sealed class CelInterpreter
 {
     private static readonly ConcurrentDictionary<string, Regex> Patterns = new(StringComparer.Ordinal);
     private static readonly TimeSpan PatternTimeout = TimeSpan.FromSeconds(1);
+    private const int MaxCachedPatterns = 512;
 
     private readonly Dictionary<string, object?> variables;
 
@@ -21,9 +22,25 @@ internal sealed class CelInterpreter
     public static object? Evaluate(CelExpr expression, IReadOnlyDictionary<string, object?> variables)
         => new CelInterpreter(new Dictionary<string, object?>(variables, StringComparer.Ordinal)).Eval(expression);
 
-    /// <summary>Compiles a regular expression once; RE2 syntax is close enough to .NET's for validation patterns.</summary>
+    /// <summary>
+    /// Compiles a regular expression once; RE2 syntax is close enough to .NET's for validation patterns. Patterns
+    /// can come from the validated data itself, so the cache stops growing at <see cref="MaxCachedPatterns"/>.
+    /// </summary>
     public static Regex Pattern(string pattern)
-        => Patterns.GetOrAdd(pattern, text => new Regex(text, RegexOptions.CultureInvariant, PatternTimeout));
+    {
+        if (Patterns.TryGetValue(pattern, out var cached))
+        {
+            return cached;
+        }
+
+        var regex = new Regex(pattern, RegexOptions.CultureInvariant, PatternTimeout);
+        if (Patterns.Count < MaxCachedPatterns)
+        {
+            Patterns.TryAdd(pattern, regex);
+        }
+
+        return regex;
+    }
 
     private object? Eval(CelExpr expression) => expression switch
     {

@@ -184,7 +184,11 @@ internal static class CelChecker
                 Visit(conditional.WhenFalse, declared, bound, referenced);
                 return;
             case CelCreateList list:
-                list.Elements.ToList().ForEach(element => Visit(element, declared, bound, referenced));
+                foreach (var element in list.Elements)
+                {
+                    Visit(element, declared, bound, referenced);
+                }
+
                 return;
             case CelCreateMap map:
                 foreach (var (key, value) in map.Entries)
@@ -216,7 +220,11 @@ internal static class CelChecker
                     Visit(target, declared, bound, referenced);
                 }
 
-                call.Arguments.ToList().ForEach(argument => Visit(argument, declared, bound, referenced));
+                foreach (var argument in call.Arguments)
+                {
+                    Visit(argument, declared, bound, referenced);
+                }
+
                 return;
         }
     }

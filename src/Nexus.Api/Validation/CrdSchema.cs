@@ -10,7 +10,8 @@ namespace Nexus.Api.Validation;
 /// </summary>
 /// <remarks>
 /// Not reproduced: validation ratcheting (the API server tolerates an unchanged invalid field on update),
-/// allOf/anyOf/oneOf/not, CEL cost budgets, and the checks the API server makes on metadata itself.
+/// allOf/anyOf/oneOf/not, optionalOldSelf (such rules run as plain transition rules), CEL cost budgets, and the
+/// checks the API server makes on metadata itself.
 /// Map entries are named <c>spec.nodeSelector[gpu]</c> throughout; the API server names them so in list-type
 /// and CEL errors but <c>spec.nodeSelector.gpu</c> in OpenAPI ones.
 /// </remarks>

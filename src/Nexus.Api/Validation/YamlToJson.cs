@@ -67,13 +67,16 @@ public static partial class YamlToJson
                 return JsonValue.Create(text);
             case "tag:yaml.org,2002:null":
                 return null;
+            case "tag:yaml.org,2002:bool" when TrueWords.Contains(text):
+                return JsonValue.Create(true);
+            case "tag:yaml.org,2002:bool" when FalseWords.Contains(text):
+                return JsonValue.Create(false);
             case "tag:yaml.org,2002:bool":
-                return JsonValue.Create(TrueWords.Contains(text)
-                    || (FalseWords.Contains(text) ? false : throw Invalid(scalar, "bool")));
+                throw Invalid(scalar, "bool");
             case "tag:yaml.org,2002:int":
                 return Integer(text) ?? throw Invalid(scalar, "int");
             case "tag:yaml.org,2002:float":
-                return Integer(text) is { } whole ? JsonValue.Create((double)whole.GetValue<long>()) : Float(text) ?? throw Invalid(scalar, "float");
+                return Float(text) ?? throw Invalid(scalar, "float");
         }
 
         if (scalar.Style != ScalarStyle.Plain || tag.Length > 0)

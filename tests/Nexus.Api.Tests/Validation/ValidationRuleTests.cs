@@ -261,4 +261,41 @@ public class ValidationRuleTests
             ["spec: Invalid value: \"object\": failed rule: self.ratio * 2.0 >= 1.0 && self.count + 1 == 3"],
             Messages(schema.Validate(Object("spec: {ratio: 0.25, count: 2}"))));
     }
+
+    [Fact]
+    public void RootRulesSeeTheWholeResourceAndReportItAsNil()
+    {
+        var schema = FromYaml("""
+            type: object
+            x-kubernetes-validations:
+            - rule: self.metadata.name.startsWith(self.spec.prefix)
+              messageExpression: "'name must start with ' + self.spec.prefix"
+            properties:
+              spec: {type: object, properties: {prefix: {type: string}}}
+            """);
+
+        Assert.Empty(schema.Validate(Object("metadata: {name: nexus-a}\nspec: {prefix: nexus-}")));
+        Assert.Equal(
+            ["<nil>: Invalid value: \"object\": name must start with nexus-"],
+            Messages(schema.Validate(Object("metadata: {name: other}\nspec: {prefix: nexus-}"))));
+    }
+
+    [Fact]
+    public void ListsTypedAsSetsJoinAsUnionsInRules()
+    {
+        var schema = FromYaml("""
+            type: object
+            properties:
+              spec:
+                type: object
+                x-kubernetes-validations:
+                - rule: size(self.a + self.b) == 3 && size(self.c + self.c) == 4
+                properties:
+                  a: {type: array, x-kubernetes-list-type: set, items: {type: string}}
+                  b: {type: array, x-kubernetes-list-type: set, items: {type: string}}
+                  c: {type: array, items: {type: string}}
+            """);
+
+        Assert.Empty(schema.Validate(Object("spec: {a: [code, law], b: [law, math], c: [code, law]}")));
+    }
 }
