@@ -141,7 +141,9 @@ internal static class JsonData
         return double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture);
     }
 
-    public static string GetString(JsonNode node) => node.GetValue<string>();
+    /// <summary>A JSON string's text, also for values built from .NET types that serialize as strings (dates, enums).</summary>
+    public static string GetString(JsonNode node)
+        => node.AsValue().TryGetValue(out string? text) ? text : JsonSerializer.Deserialize<string>(node.ToJsonString())!;
 
     public static bool GetBoolean(JsonNode node) => node.AsValue().GetValueKind() == JsonValueKind.True;
 

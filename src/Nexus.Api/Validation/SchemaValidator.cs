@@ -59,7 +59,8 @@ internal static partial class SchemaValidator
         }
     }
 
-    /// <summary>The type check; false when it failed and the other keywords do not apply.</summary>
+    /// <summary>The type check: whether the value has the declared type (a null never has; it is an error unless
+    /// nullable). Only a typed value goes on to the other keywords.</summary>
     private static bool CheckType(StructuralSchema schema, JsonNode? node, JsonKind kind, string path, List<FieldError> errors)
     {
         var expected = schema.IntOrString ? ["integer", "string"] : schema.Type is { } type ? new[] { type } : [];
