@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using k8s.Models;
 using Nexus.Api.Crds;
+using Nexus.Api.Validation;
 
 namespace Nexus.Api.Tests.Crds;
 
@@ -34,6 +35,16 @@ public partial class CelRuleTests
             var problems = Problems(rule.Validation.Rule, rule.Node);
             Assert.True(problems.Count == 0, $"{rule.Where}: '{rule.Validation.Rule}': {string.Join("; ", problems)}");
             Assert.False(string.IsNullOrWhiteSpace(rule.Validation.Message), $"{rule.Where}: a rule without a message");
+        }
+    }
+
+    [Fact]
+    public void EveryRuleCompilesInTheValidator()
+    {
+        foreach (var rule in AllRules())
+        {
+            var exception = Record.Exception(() => CelProgram.Compile(rule.Validation.Rule));
+            Assert.True(exception is null, $"{rule.Where}: {exception?.Message}");
         }
     }
 

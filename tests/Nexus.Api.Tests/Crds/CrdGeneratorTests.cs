@@ -1,7 +1,9 @@
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
+using System.Text.Json.Nodes;
 using Nexus.Api.Crds;
+using Nexus.Api.Validation;
 using Nexus.Api.V1Alpha1;
 
 namespace Nexus.Api.Tests.Crds;
@@ -314,25 +316,26 @@ public class CrdGeneratorTests
         foreach (var sample in Samples.All())
         {
             var kind = ((k8s.IKubernetesObject)sample).Kind;
-            var errors = SchemaCheck.Errors(Schema(kind), KubernetesJson.Serialize(sample));
-            Assert.True(errors.Count == 0, $"{kind}: {string.Join("; ", errors)}");
+            var (errors, pruned) = InstalledSchemas.Admit(JsonNode.Parse(KubernetesJson.Serialize(sample))!.AsObject());
+            Assert.True(errors.Count == 0, $"{kind}: {FieldError.Aggregate(errors)}");
+            Assert.False(pruned, $"{kind}: the schema prunes a field the type writes");
         }
     }
 
     [Fact]
-    public void SchemaCheckCatchesWhatTheApiServerWouldReject()
+    public void TheSchemaRejectsWhatAUserGetsWrongNamingEachField()
     {
-        var schema = Schema("NexusModel");
-        var errors = SchemaCheck.Errors(schema, """
-            {"spec":{"seed":{"extra":1},"experts":{"names":["Not_A_Name"]},
+        var (errors, _) = InstalledSchemas.Admit(JsonNode.Parse("""
+            {"apiVersion":"nexus.moe/v1alpha1","kind":"NexusModel","metadata":{"name":"m"},
+             "spec":{"seed":{"extra":1},"experts":{"names":["Not_A_Name"]},
              "router":{"type":"other","topK":9},"serving":{"replicas":-1}}}
-            """);
+            """)!.AsObject());
 
-        Assert.Contains(errors, e => e.Contains(".spec.seed.extra"));
-        Assert.Contains(errors, e => e.Contains(".spec.experts.names[0]"));
-        Assert.Contains(errors, e => e.Contains(".spec.router.type"));
-        Assert.Contains(errors, e => e.Contains(".spec.router.topK"));
-        Assert.Contains(errors, e => e.Contains(".spec.serving.replicas"));
-        Assert.Contains(errors, e => e.Contains(".spec.seed.uri") && e.Contains("required"));
+        var messages = errors.Select(e => e.ToString()).ToList();
+        Assert.Contains(messages, m => m.StartsWith("spec.seed.uri: Required value", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("spec.experts.names[0]: Invalid value: \"Not_A_Name\"", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("spec.router.type: Unsupported value: \"other\": supported values: \"nexus\", \"linear\"", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("spec.router.topK: Invalid value: 9", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("spec.serving.replicas: Invalid value: -1", StringComparison.Ordinal));
     }
 }
