@@ -19,7 +19,7 @@ public abstract class ServerTest : IAsyncLifetime
 
     protected virtual TestApiServerOptions Options => new();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         server = await TestApiServer.StartAsync(Options);
         client = server.CreateClient();
