@@ -66,4 +66,22 @@ public sealed class RequestLogTests : ServerTest
         Assert.Equal(40, Server.Requests.Since(mark).Count(r => r.Verb == "get"));
         Assert.Equal(40, Server.Requests.Since(mark).Select(r => r.Sequence).Distinct().Count());
     }
+
+    [Fact]
+    public async Task Seeded_objects_follow_the_create_rules_without_showing_up_in_the_log()
+    {
+        var before = Server.Requests.Count();
+
+        var seeded = Server.Seed(new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ConfigMap",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "seeded", ["namespace"] = Ns },
+        });
+        var read = await Client.CoreV1.ReadNamespacedConfigMapAsync("seeded", Ns);
+
+        Assert.Equal(before + 1, Server.Requests.Count());
+        Assert.Equal(seeded.Get("metadata.uid"), read.Metadata.Uid);
+        Assert.Throws<ArgumentException>(() => Server.Seed(new System.Text.Json.Nodes.JsonObject { ["apiVersion"] = "v9", ["kind"] = "Nothing" }));
+    }
 }
