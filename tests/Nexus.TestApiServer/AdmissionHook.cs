@@ -10,3 +10,6 @@ namespace Nexus.TestApiServer;
 /// <remarks>Wiring the schema validator is one line:
 /// <c>server.InstallCrd(yaml, admission: (obj, old) =&gt; schema.Admit(obj, old).Select(e =&gt; e.ToString()).ToList())</c>.</remarks>
 public delegate IReadOnlyList<string> AdmissionHook(JsonObject obj, JsonObject? oldObj);
+
+/// <summary>Makes the admission hook for one served version of a CRD (from the CRD as JSON), or null for none.</summary>
+public delegate AdmissionHook? AdmissionFactory(JsonObject crd, string version);

@@ -1,3 +1,4 @@
+using Nexus.Api.Validation;
 using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
@@ -127,7 +128,7 @@ public sealed partial class TestApiServer : IAsyncDisposable
     /// CRD again replaces it. Returns the served versions.</summary>
     public IReadOnlyList<ResourceDefinition> InstallCrd(string crdYaml, AdmissionHook? admission = null)
     {
-        var documents = YamlJson.ParseDocuments(crdYaml);
+        var documents = YamlToJson.ConvertAll(crdYaml).OfType<JsonObject>().ToList();
         if (documents.Count != 1)
         {
             throw new ArgumentException($"Expected one CustomResourceDefinition document, found {documents.Count}.", nameof(crdYaml));
@@ -144,7 +145,7 @@ public sealed partial class TestApiServer : IAsyncDisposable
         var files = Directory.EnumerateFiles(directory, "*.yaml").Concat(Directory.EnumerateFiles(directory, "*.yml")).Order(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            foreach (var document in YamlJson.ParseDocuments(File.ReadAllText(file)))
+            foreach (var document in YamlToJson.ConvertAll(File.ReadAllText(file)).OfType<JsonObject>())
             {
                 if (ObjectJson.StringOf(document["kind"]) == "CustomResourceDefinition")
                 {

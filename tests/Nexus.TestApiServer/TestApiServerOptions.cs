@@ -19,8 +19,9 @@ public sealed record TestApiServerOptions
     /// <summary>Clock for creation and deletion timestamps and the simulated controllers' times.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
-    /// <summary>Admission for CRDs that are created through the API or installed without an explicit hook.</summary>
-    public AdmissionFactory? Admission { get; init; }
+    /// <summary>Admission for CRDs that are created through the API or installed without an explicit hook; by default
+    /// their schema, as a real API server admits them (<see cref="SchemaAdmission"/>); null admits anything.</summary>
+    public AdmissionFactory? Admission { get; init; } = SchemaAdmission.Factory;
 
     /// <summary>Whether the garbage collector (and namespace controller) runs on its own; when false, call
     /// <see cref="Controllers.GarbageCollector.SettleAsync"/> to run it.</summary>

@@ -1,3 +1,4 @@
+using Nexus.Api.Validation;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -324,7 +325,7 @@ internal sealed partial class ApiHandler(
         var mediaType = (context.Request.ContentType ?? string.Empty).Split(';')[0].Trim();
         if (mediaType is "application/yaml" or "application/x-yaml")
         {
-            return YamlJson.ParseDocuments(text).FirstOrDefault() ?? throw ApiErrors.BadRequest("the request body holds no object");
+            return YamlToJson.ConvertAll(text).OfType<JsonObject>().FirstOrDefault() ?? throw ApiErrors.BadRequest("the request body holds no object");
         }
 
         return JsonNode.Parse(text) as JsonObject ?? throw ApiErrors.BadRequest("the request body is not a JSON object");

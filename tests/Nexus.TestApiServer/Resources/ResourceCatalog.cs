@@ -108,6 +108,3 @@ public sealed class ResourceCatalog
         }
     }
 }
-
-/// <summary>Makes the admission hook for one served version of a CRD (from the CRD as JSON), or null for none.</summary>
-public delegate AdmissionHook? AdmissionFactory(System.Text.Json.Nodes.JsonObject crd, string version);
