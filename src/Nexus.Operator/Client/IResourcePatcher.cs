@@ -38,3 +38,23 @@ public sealed class CustomResourcePatcher<T> : IResourcePatcher<T>
             : _client.CustomObjects.PatchNamespacedCustomObjectStatusAsync<T>(
                 patch, _type.Group, _type.Version, key.Namespace, _type.Plural, key.Name, cancellationToken: cancellationToken);
 }
+
+/// <summary>Creates the patcher for a kind; the host uses the Kubernetes one, tests a recording fake.</summary>
+public interface IResourcePatcherFactory
+{
+    IResourcePatcher<T> Create<T>()
+        where T : class, IKubernetesObject<V1ObjectMeta>;
+}
+
+public sealed class CustomResourcePatcherFactory : IResourcePatcherFactory
+{
+    private readonly IKubernetes _client;
+
+    public CustomResourcePatcherFactory(IKubernetes client)
+    {
+        _client = client;
+    }
+
+    public IResourcePatcher<T> Create<T>()
+        where T : class, IKubernetesObject<V1ObjectMeta> => new CustomResourcePatcher<T>(_client);
+}
