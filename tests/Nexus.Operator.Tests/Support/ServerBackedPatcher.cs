@@ -57,8 +57,9 @@ public sealed class ServerBackedPatcher<T>(FakeResourceServer<T> server) : IReso
         }
         else
         {
-            body["metadata"]!.AsObject().Remove("resourceVersion");
-            document = MergePatch.Apply(document, body)!.AsObject();
+            var change = body.DeepClone().AsObject();
+            change["metadata"]!.AsObject().Remove("resourceVersion");
+            document = MergePatch.Apply(document, change)!.AsObject();
         }
 
         var updated = KubernetesJson.Deserialize<T>(document.ToJsonString());
