@@ -53,6 +53,18 @@ public sealed class WorkQueue<TKey> : IDisposable
         }
     }
 
+    /// <summary>Keys handed to workers and not yet marked <see cref="Done"/>.</summary>
+    public int ProcessingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _processing.Count;
+            }
+        }
+    }
+
     /// <summary>Keys scheduled by <see cref="AddAfter"/> or <see cref="AddRateLimited"/> and not yet due.</summary>
     public int DelayedCount
     {

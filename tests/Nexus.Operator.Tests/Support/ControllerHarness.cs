@@ -89,7 +89,8 @@ public sealed class ControllerHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Advances the clock in small steps until the condition holds, letting the workers run in between.</summary>
+    /// <summary>Advances the clock in small steps until the condition holds; before each step the workers finish what
+    /// is queued, so every delay is measured from the moment it was scheduled.</summary>
     public async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan step, TimeSpan limit, string because)
     {
         var advanced = TimeSpan.Zero;
@@ -100,7 +101,8 @@ public sealed class ControllerHarness : IAsyncDisposable
                 Assert.Fail($"Advanced the clock {limit} without reaching: {because}.");
             }
 
-            await Task.Delay(1);
+            await Eventually.WaitUntilAsync(
+                () => Controller?.Queue is not { } queue || (queue.Count == 0 && queue.ProcessingCount == 0), "the workers are idle");
             Time.Advance(step);
             advanced += step;
         }

@@ -8,7 +8,12 @@ public sealed class RecordingEventSink : IEventSink
 {
     private readonly Dictionary<(string, string), Corev1Event> _events = new();
 
+    private int _waiting;
+
     public List<string> Calls { get; } = new();
+
+    /// <summary>Calls that have reached the <see cref="Gate"/>.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>When set, calls wait for it (to fill the recorder's queue).</summary>
     public TaskCompletionSource? Gate { get; set; }
@@ -30,6 +35,7 @@ public sealed class RecordingEventSink : IEventSink
     {
         if (Gate is { } gate)
         {
+            Interlocked.Increment(ref _waiting);
             await gate.Task.WaitAsync(cancellationToken);
         }
 
