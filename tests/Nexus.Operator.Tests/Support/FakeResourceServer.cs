@@ -236,8 +236,16 @@ public sealed class FakeResourceServer<T> : IListWatcher<T>
         }
     }
 
-    public Task<ResourcePage<T>> ListAsync(string? continueToken, int limit, CancellationToken cancellationToken)
+    /// <summary>When set, list calls wait for it (a slow API server; caches stay unsynced until it completes).</summary>
+    public TaskCompletionSource? ListGate { get; set; }
+
+    public async Task<ResourcePage<T>> ListAsync(string? continueToken, int limit, CancellationToken cancellationToken)
     {
+        if (ListGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
         lock (_lock)
         {
             ListCalls.Add((continueToken, limit, _time.GetUtcNow()));
@@ -265,7 +273,7 @@ public sealed class FakeResourceServer<T> : IListWatcher<T>
 
             var page = items.Skip(offset).Take(limit).Select(ResourceCopy.Deep).ToList();
             var next = offset + page.Count < items.Count ? $"{offset + page.Count}@{version}" : null;
-            return Task.FromResult(new ResourcePage<T>(page, version.ToString(), next));
+            return new ResourcePage<T>(page, version.ToString(), next);
         }
     }
 

@@ -93,3 +93,10 @@ public static class MergePatch
         return result;
     }
 }
+
+/// <summary>Patchers backed by the fake servers of a <see cref="FakeListWatcherFactory"/>.</summary>
+public sealed class FakePatcherFactory(FakeListWatcherFactory servers) : IResourcePatcherFactory
+{
+    public IResourcePatcher<T> Create<T>()
+        where T : class, IKubernetesObject<V1ObjectMeta> => new ServerBackedPatcher<T>(servers.Server<T>());
+}
