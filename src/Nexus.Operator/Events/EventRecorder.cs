@@ -57,6 +57,8 @@ public sealed record EventRecorderOptions
 /// </summary>
 public sealed class EventRecorder : IEventRecorder
 {
+    private const int MaxTrackedObjects = 4096;
+
     private readonly IEventSink _sink;
     private readonly EventRecorderOptions _options;
     private readonly TimeProvider _time;
@@ -205,6 +207,11 @@ public sealed class EventRecorder : IEventRecorder
         var objectKey = reference.Uid ?? $"{reference.Kind}/{reference.NamespaceProperty}/{reference.Name}";
         lock (_lock)
         {
+            if (_buckets.Count >= MaxTrackedObjects)
+            {
+                ForgetRefilledBuckets(now);
+            }
+
             if (!_buckets.TryGetValue(objectKey, out var bucket))
             {
                 bucket = new ObjectBucket(_options.BurstPerObject, now);
@@ -229,9 +236,20 @@ public sealed class EventRecorder : IEventRecorder
         }
     }
 
+    /// <summary>A bucket that has refilled completely is the same as a new one; dropping those bounds the memory
+    /// held for objects that stopped sending Events (or were deleted).</summary>
+    private void ForgetRefilledBuckets(DateTimeOffset now)
+    {
+        var refillTime = _options.RefillIntervalPerObject * _options.BurstPerObject;
+        foreach (var (key, bucket) in _buckets.Where(entry => now - entry.Value.RefilledAt >= refillTime).ToList())
+        {
+            _buckets.Remove(key);
+        }
+    }
+
     private void ForgetExpired(DateTimeOffset now)
     {
-        if (_written.Count < 1024)
+        if (_written.Count < MaxTrackedObjects)
         {
             return;
         }
