@@ -248,8 +248,7 @@ public sealed class OperatorHost
     internal ControllerContext<T> CreateContext<T>()
         where T : class, INexusResource
     {
-        var patcher = _patchers.Create<T>();
-        return new ControllerContext<T>(Informers, patcher, new StatusWriter<T>(patcher), _events, _loggerFactory, _time, _client);
+        return new ControllerContext<T>(Informers, _patchers.Create<T>(), _events, _loggerFactory, _time, _client);
     }
 
     internal void AddControllers(IEnumerable<IController> controllers) => _controllers.AddRange(controllers);

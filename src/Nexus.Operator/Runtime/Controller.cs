@@ -26,9 +26,9 @@ public sealed record ControllerOptions
 
     public RateLimiterOptions RateLimiter { get; init; } = new();
 
-    /// <summary>After a 409, how long the controller waits for its cache to show a newer object before it reconciles
-    /// the stale one anyway (the conflict may have been on an object it does not cache).</summary>
-    public TimeSpan ConflictCatchUpTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>After its own write or a 409 on the primary object, how long the controller waits for its cache to
+    /// show the newer object before it reconciles the cached one anyway.</summary>
+    public TimeSpan CatchUpTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -43,12 +43,13 @@ public sealed class Controller<T> : IController
     private readonly IReadOnlyList<IInformer> _informers;
     private readonly IReconciler<T> _reconciler;
     private readonly IStatusWriter<T> _statusWriter;
+    private readonly WriteTracker _writes;
     private readonly IEventRecorder? _events;
     private readonly ControllerOptions _options;
     private readonly OperatorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<ResourceKey, PendingConflict> _conflicts = new();
+    private readonly ConcurrentDictionary<ResourceKey, Superseded> _superseded = new();
     private WorkQueue<ResourceKey>? _queue;
 
     internal Controller(
@@ -57,6 +58,7 @@ public sealed class Controller<T> : IController
         IReadOnlyList<IInformer> informers,
         IReconciler<T> reconciler,
         IStatusWriter<T> statusWriter,
+        WriteTracker writes,
         IEventRecorder? events,
         ControllerOptions options,
         OperatorMetrics metrics,
@@ -68,6 +70,7 @@ public sealed class Controller<T> : IController
         _informers = informers;
         _reconciler = reconciler;
         _statusWriter = statusWriter;
+        _writes = writes;
         _events = events;
         _options = options;
         _metrics = metrics;
@@ -104,7 +107,7 @@ public sealed class Controller<T> : IController
             throw new InvalidOperationException($"The {Kind} controller is already running.");
         }
 
-        _conflicts.Clear();
+        _superseded.Clear();
         // Events from here on reach the queue; everything that happened before is in the cache.
         foreach (var resource in _cache.List())
         {
@@ -167,51 +170,65 @@ public sealed class Controller<T> : IController
         {
             // Deleted: owned children go with it (owner references), external cleanup ran under its finalizer.
             queue.Forget(key);
-            _conflicts.TryRemove(key, out _);
+            _superseded.TryRemove(key, out _);
             return;
         }
 
-        if (_conflicts.TryGetValue(key, out var conflict))
+        var version = resource.Metadata.ResourceVersion;
+        if (_superseded.TryGetValue(key, out var superseded))
         {
-            if (resource.Metadata.ResourceVersion == conflict.StaleResourceVersion
-                && _time.GetElapsedTime(conflict.Since) < _options.ConflictCatchUpTimeout)
+            if (superseded.Versions.Contains(version) && _time.GetElapsedTime(superseded.Since) < _options.CatchUpTimeout)
             {
-                // The cache still holds the version the server refused; reconciling it would only conflict again.
-                queue.AddRateLimited(key);
+                // The cache still holds a version that our own write (or a refused one) has replaced on the server.
+                // Reconciling it would redo work or conflict; the informer's event for the newer version queues the
+                // key again, and the reconcile then sees the current object.
+                _logger.LogDebug("{Kind} {Key}: cache at {ResourceVersion} is behind the server; waiting for the newer version", Kind, key, version);
                 return;
             }
 
-            _conflicts.TryRemove(key, out _);
+            _superseded.TryRemove(key, out _);
         }
 
         var started = _time.GetTimestamp();
         string result;
+        _writes.Begin(key);
         try
         {
             var outcome = await _reconciler.ReconcileAsync(resource, cancellationToken).ConfigureAwait(false);
             result = await ApplyAsync(queue, key, resource, outcome, cancellationToken).ConfigureAwait(false);
+            RememberSuperseded(key, version, _writes.End(key), refused: false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Leadership lost or shutting down: the next leader reconciles this key from scratch.
+            _writes.End(key);
             return;
+        }
+        catch (ResourceConflictException conflict) when (conflict.Key == key)
+        {
+            // Our copy of this very object is stale: the server has a newer version, whose event will queue the key
+            // again. Reconciling before the cache has it would only conflict again, so nothing is queued now except a
+            // fallback in case the newer version never reaches the cache.
+            result = "conflict";
+            _metrics.StatusConflicts.WithLabels(Kind).Inc();
+            RememberSuperseded(key, conflict.StaleResourceVersion ?? version, _writes.End(key), refused: true);
+            queue.AddAfter(key, _options.CatchUpTimeout);
+            _logger.LogInformation("{Kind} {Key}: conflict writing at resourceVersion {ResourceVersion}; reconciling again once the cache catches up",
+                Kind, key, conflict.StaleResourceVersion ?? version);
         }
         catch (Exception failure) when (ApiErrors.IsConflict(failure))
         {
+            // A 409 on another object (a child, say): retry with backoff rather than at once.
             result = "conflict";
+            _writes.End(key);
             _metrics.StatusConflicts.WithLabels(Kind).Inc();
-            if (failure is ResourceConflictException stale && stale.Key == key)
-            {
-                _conflicts[key] = new PendingConflict(stale.StaleResourceVersion ?? resource.Metadata.ResourceVersion, _time.GetTimestamp());
-            }
-
-            _logger.LogInformation("{Kind} {Key}: conflict writing at resourceVersion {ResourceVersion}; re-queued for when the cache catches up",
-                Kind, key, resource.Metadata.ResourceVersion);
+            _logger.LogInformation("{Kind} {Key}: conflict writing another object ({Message}); retrying with backoff", Kind, key, failure.Message);
             queue.AddRateLimited(key);
         }
         catch (Exception failure)
         {
             result = "error";
+            _writes.End(key);
             _metrics.ReconcileErrors.WithLabels(Kind).Inc();
             _logger.LogError(failure, "{Kind} {Key}: reconcile failed (retry {Retry})", Kind, key, queue.NumRequeues(key) + 1);
             queue.AddRateLimited(key);
@@ -219,6 +236,26 @@ public sealed class Controller<T> : IController
 
         _metrics.ReconcileDuration.WithLabels(Kind).Observe(_time.GetElapsedTime(started).TotalSeconds);
         _metrics.ReconcileTotal.WithLabels(Kind, result).Inc();
+    }
+
+    /// <summary>
+    /// Records which versions of the key the server has moved past: the one reconciled and every one our writes
+    /// produced except the last (or all of them, when the last write was refused as stale).
+    /// </summary>
+    private void RememberSuperseded(ResourceKey key, string reconciledVersion, IReadOnlyList<string> produced, bool refused)
+    {
+        List<string> versions = [reconciledVersion, .. produced];
+        if (!refused)
+        {
+            if (produced.Count == 0 || produced[^1] == reconciledVersion)
+            {
+                return;
+            }
+
+            versions.RemoveAt(versions.Count - 1);
+        }
+
+        _superseded[key] = new Superseded(versions.ToHashSet(), _time.GetTimestamp());
     }
 
     private async Task<string> ApplyAsync(
@@ -259,5 +296,5 @@ public sealed class Controller<T> : IController
         }
     }
 
-    private sealed record PendingConflict(string StaleResourceVersion, long Since);
+    private sealed record Superseded(HashSet<string> Versions, long Since);
 }

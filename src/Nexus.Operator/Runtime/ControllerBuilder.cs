@@ -11,10 +11,11 @@ using Nexus.Operator.Metrics;
 namespace Nexus.Operator.Runtime;
 
 /// <summary>What a reconciler is built from: the shared caches, the primary kind's writers, and the host's services.</summary>
+/// <param name="Patcher">Patches the primary kind (finalizers go through it); write to the primary only through this
+/// and <see cref="Status"/>, so the controller knows which cached versions its own writes replaced.</param>
 public sealed record ControllerContext<T>(
     InformerFactory Informers,
     IResourcePatcher<T> Patcher,
-    IStatusWriter<T> Status,
     IEventRecorder Events,
     ILoggerFactory LoggerFactory,
     TimeProvider Time,
@@ -23,6 +24,9 @@ public sealed record ControllerContext<T>(
 {
     /// <summary>The primary kind's cache.</summary>
     public ResourceCache<T> Cache => Informers.Cache<T>();
+
+    /// <summary>Writes the primary kind's status subresource (through <see cref="Patcher"/>).</summary>
+    public IStatusWriter<T> Status => new StatusWriter<T>(Patcher);
 }
 
 /// <summary>
@@ -99,12 +103,15 @@ public sealed class ControllerBuilder<T>
         void Enqueue(ResourceKey key) => controller?.Enqueue(key);
 
         IInformer[] informers = [primary, .. _sources.Select(source => source(context.Informers, Enqueue))];
+        var writes = new WriteTracker();
+        var tracked = context with { Patcher = new TrackingPatcher<T>(context.Patcher, writes) };
         controller = new Controller<T>(
             kind,
             primary.Cache,
             informers.Distinct().ToList(),
-            _reconcilerFactory(context),
-            context.Status,
+            _reconcilerFactory(tracked),
+            tracked.Status,
+            writes,
             context.Events,
             _options,
             metrics,

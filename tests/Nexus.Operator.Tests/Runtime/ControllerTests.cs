@@ -151,7 +151,7 @@ public sealed class ControllerTests : IAsyncDisposable
         });
         await Eventually.WaitUntilAsync(() => _harness.Results("conflict") == 1, "the conflict");
 
-        // Backoff retries come and go, but the cache still holds the refused version: no reconcile, no write.
+        // The cache still holds the refused version: no reconcile and no write until the informer has a newer one.
         _harness.Time.Advance(TimeSpan.FromMilliseconds(5));
         _harness.Time.Advance(TimeSpan.FromMilliseconds(10));
         _harness.Time.Advance(TimeSpan.FromMilliseconds(20));
@@ -169,6 +169,37 @@ public sealed class ControllerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AfterItsOwnWrite_TheControllerWaitsForTheNewVersion_InsteadOfReconcilingTheStaleCopy()
+    {
+        _harness.Widgets.Create(Widget.Create("a"));
+        var attempts = 0;
+        await _harness.StartAsync(async (widget, context, token) =>
+        {
+            var first = Interlocked.Increment(ref attempts) == 1;
+            if (first)
+            {
+                // The informer will not see this write until its watch is re-opened.
+                _harness.Widgets.MuteWatches();
+            }
+
+            await MarkReady(widget, context, token);
+            return first ? ReconcileResult.Retry("WaitingForJob") : ReconcileResult.Done;
+        });
+        await Eventually.WaitUntilAsync(() => _harness.Patcher.Patches.Count == 1, "the status write");
+        await Eventually.WaitUntilAsync(() => _harness.Controller!.Queue!.DelayedCount == 1, "the retry is scheduled");
+
+        _harness.Time.Advance(TimeSpan.FromMilliseconds(5));
+        await Eventually.QuietPeriod();
+        Assert.Single(_harness.Calls);
+
+        _harness.Widgets.CloseWatches();
+        await Eventually.WaitUntilAsync(() => _harness.Widgets.OpenWatches == 0, "the informer saw its watch close");
+        await _harness.AdvanceUntilAsync(() => _harness.Calls.Count == 2, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), "the new version was reconciled");
+        Assert.Equal(_harness.Widgets.Get(A)!.Metadata.ResourceVersion, _harness.Calls[1].ResourceVersion);
+        Assert.Single(_harness.Patcher.Patches);
+    }
+
+    [Fact]
     public async Task Conflict_WithNoNewerObject_IsReconciledAgainAfterTheCatchUpTimeout()
     {
         _harness.Widgets.Create(Widget.Create("a"));
@@ -182,8 +213,8 @@ public sealed class ControllerTests : IAsyncDisposable
 
         await _harness.AdvanceUntilAsync(() => _harness.Calls.Count >= 2, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), "a second reconcile");
 
-        // Not before the catch-up timeout; soon after it, at the next backoff retry (the backoff doubled while waiting).
-        Assert.InRange((_harness.Calls[1].At - _harness.Calls[0].At).TotalSeconds, 10, 21);
+        // No newer version ever reached the cache: the fallback reconciles once the catch-up timeout has passed.
+        Assert.Equal(TimeSpan.FromSeconds(10), _harness.Calls[1].At - _harness.Calls[0].At);
     }
 
     [Fact]

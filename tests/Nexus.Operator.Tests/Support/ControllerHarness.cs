@@ -22,7 +22,7 @@ public sealed class ControllerHarness : IAsyncDisposable
         Informers = new InformerFactory(Servers, informerOptions ?? new InformerOptions { ResyncPeriod = TimeSpan.Zero }, Metrics, time: Time);
         Patcher = new ServerBackedPatcher<Widget>(Widgets);
         Events = new EventRecorder(Sink, new EventRecorderOptions(), Metrics, time: Time);
-        Context = new ControllerContext<Widget>(Informers, Patcher, new StatusWriter<Widget>(Patcher), Events, NullLoggerFactory.Instance, Time, null);
+        Context = new ControllerContext<Widget>(Informers, Patcher, Events, NullLoggerFactory.Instance, Time, null);
     }
 
     public ManualTimeProvider Time { get; } = new();
@@ -101,6 +101,8 @@ public sealed class ControllerHarness : IAsyncDisposable
                 Assert.Fail($"Advanced the clock {limit} without reaching: {because}.");
             }
 
+            // A real pause too: continuations queued by the last step (a watch noticing its close, say) need a thread.
+            await Task.Delay(1);
             await Eventually.WaitUntilAsync(
                 () => Controller?.Queue is not { } queue || (queue.Count == 0 && queue.ProcessingCount == 0), "the workers are idle");
             Time.Advance(step);

@@ -308,7 +308,7 @@ public sealed class FakeResourceServer<T> : IListWatcher<T>
 
         try
         {
-            await foreach (var watchEvent in session.Events.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var watchEvent in session.Events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 yield return watchEvent;
             }
