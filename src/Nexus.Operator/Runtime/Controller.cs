@@ -100,8 +100,8 @@ public sealed class Controller<T> : IController
             return;
         }
 
-        var queue = new WorkQueue<ResourceKey>(
-            RateLimiters.Default<ResourceKey>(_options.RateLimiter, _time), _time, new WorkQueueMetrics(_metrics, Kind));
+        var queueMetrics = new WorkQueueMetrics(_metrics, Kind);
+        var queue = new WorkQueue<ResourceKey>(RateLimiters.Default<ResourceKey>(_options.RateLimiter, _time), _time, queueMetrics);
         if (Interlocked.CompareExchange(ref _queue, queue, null) is not null)
         {
             throw new InvalidOperationException($"The {Kind} controller is already running.");
@@ -128,6 +128,8 @@ public sealed class Controller<T> : IController
             Volatile.Write(ref _queue, null);
             queue.ShutDown();
             await Task.WhenAll(workers).ConfigureAwait(false);
+            // The keys left in the discarded queue are not waiting for anyone: the next term queues the whole cache.
+            queueMetrics.SetDepth(0);
             _logger.LogInformation("{Kind} controller: stopped", Kind);
         }
     }
