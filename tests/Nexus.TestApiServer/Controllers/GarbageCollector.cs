@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Nexus.TestApiServer.Registry;
 using Nexus.TestApiServer.Storage;
@@ -214,10 +215,10 @@ public sealed partial class GarbageCollector : IAsyncDisposable
     private int RemoveFinalizer(StoredObject obj, string finalizer) =>
         TryMutate(obj, json => ObjectJson.SetFinalizers(json, ObjectJson.Finalizers(json).Where(f => f != finalizer)));
 
-    private static void RemoveOwnerReferences(System.Text.Json.Nodes.JsonObject obj, HashSet<string> uids)
+    private static void RemoveOwnerReferences(JsonObject obj, HashSet<string> uids)
     {
         var metadata = ObjectJson.Metadata(obj);
-        if (metadata["ownerReferences"] is not System.Text.Json.Nodes.JsonArray references)
+        if (metadata["ownerReferences"] is not JsonArray references)
         {
             return;
         }
@@ -232,7 +233,7 @@ public sealed partial class GarbageCollector : IAsyncDisposable
         }
         else
         {
-            metadata["ownerReferences"] = new System.Text.Json.Nodes.JsonArray(kept);
+            metadata["ownerReferences"] = new JsonArray(kept);
         }
     }
 
@@ -249,7 +250,7 @@ public sealed partial class GarbageCollector : IAsyncDisposable
         }
     }
 
-    private int TryMutate(StoredObject obj, Action<System.Text.Json.Nodes.JsonObject> change)
+    private int TryMutate(StoredObject obj, Action<JsonObject> change)
     {
         try
         {

@@ -198,7 +198,10 @@ internal sealed partial class ApiHandler(
         LogWatchOpened(logger, definition.ToString(), ns ?? "*", from ?? 0);
         try
         {
+            // Headers go out at once, as the real server flushes them when a watch starts: a client sees the watch
+            // established before the first event.
             await response.StartAsync(lifetime.Token);
+            await response.Body.FlushAsync(lifetime.Token);
             await foreach (var item in watch.Reader.ReadAllAsync(lifetime.Token))
             {
                 await WriteLineAsync(response, Render(definition, item), lifetime.Token);

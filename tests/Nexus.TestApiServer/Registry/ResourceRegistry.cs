@@ -377,7 +377,7 @@ internal sealed class ResourceRegistry(ObjectStore store, ResourceCatalog catalo
         }
         catch (FormatException e)
         {
-            throw ApiErrors.BadRequest($"{e.Message}");
+            throw ApiErrors.BadRequest(e.Message);
         }
     }
 
@@ -417,6 +417,7 @@ internal sealed class ResourceRegistry(ObjectStore store, ResourceCatalog catalo
         }
         else if (incomingVersion != Text(current.Revision))
         {
+            // A resourceVersion that is not a number is a bad request, not a stale one.
             _ = ParseResourceVersion(incomingVersion);
             throw ApiErrors.Conflict(definition, name, ApiErrors.StaleObject);
         }

@@ -17,7 +17,7 @@ public sealed class WatchRegistry
 
     /// <summary>Completes when at least <paramref name="count"/> watches are open.</summary>
     public Task WaitForCountAsync(int count, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        Waiting.UntilAsync(() => Count >= count, store, timeout, $"{count} open watches (have {Count})", cancellationToken);
+        Waiting.UntilAsync(() => Count >= count, store, timeout, $"{count} open watches", cancellationToken);
 }
 
 /// <summary>Waits on a condition over server state, re-checking at every commit and on a short poll.</summary>
