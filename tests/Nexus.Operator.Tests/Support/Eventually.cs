@@ -1,0 +1,25 @@
+namespace Nexus.Operator.Tests.Support;
+
+/// <summary>Waits for a condition the code under test reaches on another thread, failing after a timeout instead of
+/// sleeping a fixed time.</summary>
+public static class Eventually
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    public static async Task WaitUntilAsync(Func<bool> condition, string because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(2);
+        }
+    }
+
+    /// <summary>Gives other threads a moment to do something they should not; for asserting that nothing happens.</summary>
+    public static Task QuietPeriod() => Task.Delay(50);
+}
