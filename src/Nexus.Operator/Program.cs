@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using k8s;
 using Microsoft.Extensions.Logging;
@@ -11,23 +12,19 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        OperatorCommandLine options;
-        try
+        var parsed = OperatorCommands.CreateRoot(RunAsync).Parse(args);
+        if (parsed.Errors.Count > 0)
         {
-            options = OperatorCommandLine.Parse(args);
-        }
-        catch (FormatException invalid)
-        {
-            await Console.Error.WriteLineAsync($"nexus-operator: {invalid.Message}\n\n{OperatorCommandLine.Usage}");
+            await Console.Error.WriteLineAsync($"nexus-operator: {parsed.Errors[0].Message} (see --help)");
             return 2;
         }
 
-        if (options.ShowHelp)
-        {
-            Console.WriteLine(OperatorCommandLine.Usage);
-            return 0;
-        }
+        // SIGTERM and SIGINT are handled in RunAsync (reconciles cancelled, the Lease released), not by the library.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
 
+    private static async Task<int> RunAsync(OperatorCommandLine options, CancellationToken cancellation)
+    {
         using var loggerFactory = LoggerFactory.Create(logging =>
         {
             if (options.JsonLogs)
@@ -49,7 +46,7 @@ public static class Program
         });
         var logger = loggerFactory.CreateLogger("Nexus.Operator");
 
-        using var stopping = new CancellationTokenSource();
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         void Stop(PosixSignalContext signal)
         {
             // Handle the signal ourselves: reconciles are cancelled, workers drain and the Lease is released.
@@ -88,6 +85,11 @@ public static class Program
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             return 0;
+        }
+        catch (k8s.Exceptions.KubeConfigException missing)
+        {
+            logger.LogCritical("No Kubernetes configuration: {Reason}. Run in a cluster with a service account, or set KUBECONFIG.", missing.Message);
+            return 2;
         }
         catch (Exception failure)
         {

@@ -99,8 +99,11 @@ public static class CrdGenerator
         var paths = new List<string>();
         foreach (var crd in Generate())
         {
+            // Write beside, then rename: a reader (kubectl apply, a chart build) never sees half a CRD.
             var path = Path.Combine(directory, crd.FileName);
-            File.WriteAllText(path, crd.Yaml);
+            var partial = path + ".partial";
+            File.WriteAllText(partial, crd.Yaml);
+            File.Move(partial, path, overwrite: true);
             paths.Add(path);
         }
         return paths;

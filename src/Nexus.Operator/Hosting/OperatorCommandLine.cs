@@ -1,25 +1,11 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+
 namespace Nexus.Operator.Hosting;
 
-/// <summary>The options of <c>nexus-operator run</c>.</summary>
+/// <summary>The options of <c>nexus-operator run</c> (also the default command), parsed by System.CommandLine.</summary>
 public sealed record OperatorCommandLine
 {
-    public const string Usage = """
-        Usage: nexus-operator [run] [options]
-
-        Runs the Nexus operator: reconciles Expert, NexusModel and Extension resources (nexus.moe/v1alpha1).
-        Reads the in-cluster service account, or the kubeconfig named by KUBECONFIG (default ~/.kube/config).
-
-        Options:
-          --namespace NS           Watch one namespace (default: all namespaces).
-          --metrics-port PORT      Port for /healthz, /readyz and /metrics (default 8080; 0 picks a free port).
-          --leader-elect BOOL      Hold a Lease so only one replica reconciles (true|false, default true).
-          --lease-namespace NS     Namespace of the Lease (default: $POD_NAMESPACE, the service account's, or "default").
-          --lease-name NAME        Name of the Lease (default nexus-operator).
-          --identity ID            This replica's identity in the Lease (default: $POD_NAME or host name, plus a random suffix).
-          --log-format FORMAT      json or text (default json: one structured object per line).
-          -h, --help               Show this help.
-        """;
-
     public string? Namespace { get; init; }
 
     public int MetricsPort { get; init; } = 8080;
@@ -34,73 +20,86 @@ public sealed record OperatorCommandLine
 
     public bool JsonLogs { get; init; } = true;
 
-    public bool ShowHelp { get; init; }
-
-    /// <exception cref="FormatException">An unknown option, a missing value or a malformed one.</exception>
-    public static OperatorCommandLine Parse(IReadOnlyList<string> args)
+    /// <summary>The options, shared by the root command and <c>run</c>.</summary>
+    internal sealed class Options
     {
-        var options = new OperatorCommandLine();
-        var index = 0;
-        if (index < args.Count && args[index] == "run")
+        private static readonly OperatorCommandLine Defaults = new();
+
+        public Option<string?> Namespace { get; } = new("--namespace") { Description = "Watch one namespace (default: all namespaces)." };
+
+        public Option<int> MetricsPort { get; } = new("--metrics-port")
         {
-            index++;
+            Description = "Port for /healthz, /readyz and /metrics (0 picks a free port).",
+            DefaultValueFactory = _ => Defaults.MetricsPort,
+        };
+
+        public Option<bool> LeaderElect { get; } = new("--leader-elect")
+        {
+            Description = "Hold a Lease so only one replica reconciles (true|false).",
+            DefaultValueFactory = _ => Defaults.LeaderElect,
+        };
+
+        public Option<string?> LeaseNamespace { get; } = new("--lease-namespace")
+        {
+            Description = "Namespace of the Lease (default: $POD_NAMESPACE, the service account's, or \"default\").",
+        };
+
+        public Option<string> LeaseName { get; } = new("--lease-name")
+        {
+            Description = "Name of the Lease.",
+            DefaultValueFactory = _ => Defaults.LeaseName,
+        };
+
+        public Option<string?> Identity { get; } = new("--identity")
+        {
+            Description = "This replica's identity in the Lease (default: $POD_NAME or the host name, plus a random suffix).",
+        };
+
+        public Option<string> LogFormat { get; } = new("--log-format")
+        {
+            Description = "json (one structured object per line) or text.",
+            DefaultValueFactory = _ => "json",
+        };
+
+        public Options()
+        {
+            MetricsPort.Validators.Add(result =>
+            {
+                // A value that is not a number already has the parser's error; this adds the range.
+                if (result.Tokens.LastOrDefault()?.Value is { } text && int.TryParse(text, out var port) && port is < 0 or > 65535)
+                    result.AddError($"--metrics-port must be a port number (0-65535), not '{text}'.");
+            });
+            LogFormat.AcceptOnlyFromAmong("json", "text");
         }
 
-        for (; index < args.Count; index++)
+        public void AddTo(Command command)
         {
-            var name = args[index];
-            string? inlineValue = null;
-            var equals = name.IndexOf('=');
-            if (name.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                inlineValue = name[(equals + 1)..];
-                name = name[..equals];
-            }
-
-            string Value()
-            {
-                if (inlineValue is not null)
-                {
-                    return inlineValue;
-                }
-
-                if (index + 1 >= args.Count || args[index + 1].StartsWith("--", StringComparison.Ordinal))
-                {
-                    throw new FormatException($"{name} needs a value.");
-                }
-
-                return args[++index];
-            }
-
-            options = name switch
-            {
-                "-h" or "--help" => options with { ShowHelp = true },
-                "--namespace" => options with { Namespace = Value() },
-                "--metrics-port" => options with { MetricsPort = ParsePort(Value()) },
-                "--leader-elect" => options with { LeaderElect = ParseBool(name, Value()) },
-                "--lease-namespace" => options with { LeaseNamespace = Value() },
-                "--lease-name" => options with { LeaseName = Value() },
-                "--identity" => options with { Identity = Value() },
-                "--log-format" => options with { JsonLogs = ParseLogFormat(Value()) },
-                _ => throw new FormatException($"Unknown option '{args[index]}'."),
-            };
+            foreach (var option in new Option[] { Namespace, MetricsPort, LeaderElect, LeaseNamespace, LeaseName, Identity, LogFormat })
+                command.Options.Add(option);
         }
 
-        return options;
+        public OperatorCommandLine Bind(ParseResult parsed) => new()
+        {
+            Namespace = parsed.GetValue(Namespace),
+            MetricsPort = parsed.GetValue(MetricsPort),
+            LeaderElect = parsed.GetValue(LeaderElect),
+            LeaseNamespace = parsed.GetValue(LeaseNamespace),
+            LeaseName = parsed.GetValue(LeaseName)!,
+            Identity = parsed.GetValue(Identity),
+            JsonLogs = parsed.GetValue(LogFormat) == "json",
+        };
     }
 
-    private static int ParsePort(string value) =>
-        int.TryParse(value, out var port) && port is >= 0 and <= 65535
-            ? port
-            : throw new FormatException($"--metrics-port must be a port number (0-65535), not '{value}'.");
-
-    private static bool ParseBool(string name, string value) =>
-        bool.TryParse(value, out var parsed) ? parsed : throw new FormatException($"{name} must be true or false, not '{value}'.");
-
-    private static bool ParseLogFormat(string value) => value switch
+    /// <summary>Parses the options of <c>nexus-operator [run]</c>.</summary>
+    /// <exception cref="FormatException">An unknown option, a missing value or a malformed one, with the parser's words.</exception>
+    public static OperatorCommandLine Parse(IReadOnlyList<string> args)
     {
-        "json" => true,
-        "text" => false,
-        _ => throw new FormatException($"--log-format must be json or text, not '{value}'."),
-    };
+        var options = new Options();
+        var root = new RootCommand();
+        options.AddTo(root);
+        var parsed = root.Parse(args.SkipWhile((arg, index) => index == 0 && arg == "run").ToArray());
+        if (parsed.Errors.Count > 0)
+            throw new FormatException(string.Join(" ", parsed.Errors.Select(error => error.Message)));
+        return options.Bind(parsed);
+    }
 }

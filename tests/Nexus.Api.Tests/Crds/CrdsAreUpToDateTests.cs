@@ -7,8 +7,8 @@ public class CrdsAreUpToDateTests
     private const string UpdateVariable = "NEXUS_UPDATE_CRDS";
 
     /// <summary>
-    /// crds/ must be what the types generate. With NEXUS_UPDATE_CRDS=1 the test rewrites crds/ instead (that is what
-    /// `make crds` runs), and stale files of kinds that no longer exist are removed.
+    /// crds/ must be what the types generate. With NEXUS_UPDATE_CRDS=1 the test rewrites crds/ instead (as
+    /// `make crds` does), and stale files of kinds that no longer exist are removed.
     /// </summary>
     [Fact]
     public void CrdsAreUpToDate()

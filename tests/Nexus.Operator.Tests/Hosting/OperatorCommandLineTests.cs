@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Nexus.Operator.Hosting;
 
 namespace Nexus.Operator.Tests.Hosting;
@@ -47,5 +48,40 @@ public class OperatorCommandLineTests
     public void MissingValue_IsRejected()
     {
         Assert.Throws<FormatException>(() => OperatorCommandLine.Parse(["--namespace", "--leader-elect", "true"]));
+    }
+}
+
+public class CrdsCommandTests
+{
+    [Fact]
+    public void Crds_WritesTheCommittedCustomResourceDefinitions()
+    {
+        var output = Directory.CreateTempSubdirectory("crds-");
+        try
+        {
+            var exitCode = OperatorCommands.CreateRoot((_, _) => throw new InvalidOperationException("crds must not run the operator"))
+                .Parse(["crds", "--out", output.FullName]).Invoke();
+
+            Assert.Equal(0, exitCode);
+            var committed = Path.Combine(RepositoryRoot(), "crds");
+            var written = output.GetFiles().Select(file => file.Name).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(Directory.GetFiles(committed).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray(), written);
+            foreach (var name in written)
+                Assert.Equal(File.ReadAllText(Path.Combine(committed, name)), File.ReadAllText(Path.Combine(output.FullName, name)));
+        }
+        finally
+        {
+            output.Delete(recursive: true);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln")))
+                return directory.FullName;
+        }
+        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
     }
 }
