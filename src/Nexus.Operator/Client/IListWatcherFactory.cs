@@ -10,8 +10,7 @@ public interface IListWatcherFactory
         where T : class, IKubernetesObject<V1ObjectMeta>;
 }
 
-/// <summary>List-watchers against a real API server, in one namespace or all: the built-in kinds the operator owns
-/// through their typed calls, anything else as a custom resource.</summary>
+/// <summary>List-watchers against a real API server, in one namespace or all (<see cref="KubernetesListWatchers.For{T}"/>).</summary>
 public sealed class KubernetesListWatcherFactory : IListWatcherFactory
 {
     private readonly IKubernetes _client;
@@ -28,14 +27,6 @@ public sealed class KubernetesListWatcherFactory : IListWatcherFactory
     public IListWatcher<T> Create<T>()
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        object listWatcher = typeof(T) switch
-        {
-            var type when type == typeof(V1Job) => KubernetesListWatchers.Jobs(_client, _namespace, _options),
-            var type when type == typeof(V1Deployment) => KubernetesListWatchers.Deployments(_client, _namespace, _options),
-            var type when type == typeof(V1Service) => KubernetesListWatchers.Services(_client, _namespace, _options),
-            var type when type == typeof(V1Pod) => KubernetesListWatchers.Pods(_client, _namespace, _options),
-            _ => KubernetesListWatchers.CustomResources<T>(_client, _namespace, _options),
-        };
-        return (IListWatcher<T>)listWatcher;
+        return KubernetesListWatchers.For<T>(_client, _namespace, _options);
     }
 }

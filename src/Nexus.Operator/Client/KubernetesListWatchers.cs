@@ -21,52 +21,27 @@ public sealed record ListWatchOptions
 /// <summary>List-watchers for the kinds the operator reads: its custom resources and the built-in kinds it owns.</summary>
 public static class KubernetesListWatchers
 {
+    /// <summary>The list-watcher for <typeparamref name="T"/>: a kind in a named API group (custom resources, batch/v1
+    /// Jobs, apps/v1 Deployments, ...) through the group/version/plural paths, a core-group kind through its typed calls.</summary>
     /// <param name="namespace">The namespace to watch, or null for all namespaces.</param>
-    public static IListWatcher<T> CustomResources<T>(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
-        where T : class, IKubernetesObject<V1ObjectMeta> =>
-        new CustomResourceListWatcher<T>(client, @namespace, options ?? new ListWatchOptions());
-
-    public static IListWatcher<V1Job> Jobs(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
+    public static IListWatcher<T> For<T>(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
         options ??= new ListWatchOptions();
-        return new TypedListWatcher<V1Job, V1JobList>(
-            "Job",
-            (continueToken, limit, ct) => @namespace is null
-                ? client.BatchV1.ListJobForAllNamespacesAsync(continueParameter: continueToken, limit: limit,
-                    labelSelector: options.LabelSelector, fieldSelector: options.FieldSelector, cancellationToken: ct)
-                : client.BatchV1.ListNamespacedJobAsync(@namespace, continueParameter: continueToken, limit: limit,
-                    labelSelector: options.LabelSelector, fieldSelector: options.FieldSelector, cancellationToken: ct),
-            (resourceVersion, onError, ct) => @namespace is null
-                ? client.BatchV1.WatchListJobForAllNamespacesAsync(allowWatchBookmarks: true, resourceVersion: resourceVersion,
-                    timeoutSeconds: options.NextWatchTimeoutSeconds(), labelSelector: options.LabelSelector,
-                    fieldSelector: options.FieldSelector, onError: onError, cancellationToken: ct)
-                : client.BatchV1.WatchListNamespacedJobAsync(@namespace, allowWatchBookmarks: true, resourceVersion: resourceVersion,
-                    timeoutSeconds: options.NextWatchTimeoutSeconds(), labelSelector: options.LabelSelector,
-                    fieldSelector: options.FieldSelector, onError: onError, cancellationToken: ct));
+        if (!string.IsNullOrEmpty(ResourceType.Of<T>().Group))
+            return new GroupResourceListWatcher<T>(client, @namespace, options);
+
+        object core = typeof(T) switch
+        {
+            var type when type == typeof(V1Service) => Services(client, @namespace, options),
+            var type when type == typeof(V1Pod) => Pods(client, @namespace, options),
+            var type => throw new NotSupportedException($"No list-watcher for the core kind {type.Name}: add its typed calls here."),
+        };
+        return (IListWatcher<T>)core;
     }
 
-    public static IListWatcher<V1Deployment> Deployments(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
+    private static IListWatcher<V1Service> Services(IKubernetes client, string? @namespace, ListWatchOptions options)
     {
-        options ??= new ListWatchOptions();
-        return new TypedListWatcher<V1Deployment, V1DeploymentList>(
-            "Deployment",
-            (continueToken, limit, ct) => @namespace is null
-                ? client.AppsV1.ListDeploymentForAllNamespacesAsync(continueParameter: continueToken, limit: limit,
-                    labelSelector: options.LabelSelector, fieldSelector: options.FieldSelector, cancellationToken: ct)
-                : client.AppsV1.ListNamespacedDeploymentAsync(@namespace, continueParameter: continueToken, limit: limit,
-                    labelSelector: options.LabelSelector, fieldSelector: options.FieldSelector, cancellationToken: ct),
-            (resourceVersion, onError, ct) => @namespace is null
-                ? client.AppsV1.WatchListDeploymentForAllNamespacesAsync(allowWatchBookmarks: true, resourceVersion: resourceVersion,
-                    timeoutSeconds: options.NextWatchTimeoutSeconds(), labelSelector: options.LabelSelector,
-                    fieldSelector: options.FieldSelector, onError: onError, cancellationToken: ct)
-                : client.AppsV1.WatchListNamespacedDeploymentAsync(@namespace, allowWatchBookmarks: true, resourceVersion: resourceVersion,
-                    timeoutSeconds: options.NextWatchTimeoutSeconds(), labelSelector: options.LabelSelector,
-                    fieldSelector: options.FieldSelector, onError: onError, cancellationToken: ct));
-    }
-
-    public static IListWatcher<V1Service> Services(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
-    {
-        options ??= new ListWatchOptions();
         return new TypedListWatcher<V1Service, V1ServiceList>(
             "Service",
             (continueToken, limit, ct) => @namespace is null
@@ -83,9 +58,8 @@ public static class KubernetesListWatchers
                     fieldSelector: options.FieldSelector, onError: onError, cancellationToken: ct));
     }
 
-    public static IListWatcher<V1Pod> Pods(IKubernetes client, string? @namespace, ListWatchOptions? options = null)
+    private static IListWatcher<V1Pod> Pods(IKubernetes client, string? @namespace, ListWatchOptions options)
     {
-        options ??= new ListWatchOptions();
         return new TypedListWatcher<V1Pod, V1PodList>(
             "Pod",
             (continueToken, limit, ct) => @namespace is null
@@ -103,9 +77,11 @@ public static class KubernetesListWatchers
     }
 }
 
-/// <summary>A custom resource through the CustomObjects API, which returns untyped JSON; items are deserialised into
-/// <typeparamref name="T"/> with KubernetesClient's serializer settings.</summary>
-internal sealed class CustomResourceListWatcher<T> : IListWatcher<T>
+/// <summary>A kind in a named API group (a custom resource, or a built-in such as batch/v1 Job) through the
+/// CustomObjects API's /apis/{group}/{version}/{plural} paths, which return untyped JSON; items are deserialised into
+/// <typeparamref name="T"/> with KubernetesClient's serializer settings. (The core group's /api/v1 paths are not
+/// reachable this way, hence the typed calls for Services and Pods.)</summary>
+internal sealed class GroupResourceListWatcher<T> : IListWatcher<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
     private readonly IKubernetes _client;
@@ -113,7 +89,7 @@ internal sealed class CustomResourceListWatcher<T> : IListWatcher<T>
     private readonly ListWatchOptions _options;
     private readonly ResourceType _type = ResourceType.Of<T>();
 
-    public CustomResourceListWatcher(IKubernetes client, string? @namespace, ListWatchOptions options)
+    public GroupResourceListWatcher(IKubernetes client, string? @namespace, ListWatchOptions options)
     {
         _client = client;
         _namespace = @namespace;
@@ -162,7 +138,7 @@ internal sealed class CustomResourceListWatcher<T> : IListWatcher<T>
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
 
-/// <summary>A built-in kind through its typed list and watch calls.</summary>
+/// <summary>A core-group kind through its typed list and watch calls.</summary>
 internal sealed class TypedListWatcher<T, TList> : IListWatcher<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
     where TList : IItems<T>, IMetadata<V1ListMeta>

@@ -49,7 +49,7 @@ public sealed class KubernetesListWatchersTests : IDisposable
     {
         var client = Client(_ => ScriptedHttpHandler.Json(
             $$"""{"apiVersion":"test.nexus.moe/v1","kind":"WidgetList","metadata":{"resourceVersion":"10","continue":"next-page"},"items":[{{WidgetJson}}]}"""));
-        var widgets = KubernetesListWatchers.CustomResources<Widget>(client, "default");
+        var widgets = KubernetesListWatchers.For<Widget>(client, "default");
 
         var page = await widgets.ListAsync("this-page", 2, CancellationToken.None);
 
@@ -66,7 +66,7 @@ public sealed class KubernetesListWatchersTests : IDisposable
     public async Task CustomResourceWatch_AsksForBookmarksFromTheVersion_AndYieldsTypedEvents()
     {
         var client = Client(_ => ScriptedHttpHandler.Stream(_stream));
-        var widgets = KubernetesListWatchers.CustomResources<Widget>(client, null);
+        var widgets = KubernetesListWatchers.For<Widget>(client, null);
         _stream.WriteLine($$$"""{"type":"ADDED","object":{{{WidgetJson}}}}""");
         _stream.WriteLine($$$"""{"type":"MODIFIED","object":{{{WidgetJson.Replace("\"size\":3", "\"size\":4", StringComparison.Ordinal)}}}}""");
         _stream.WriteLine("""{"type":"BOOKMARK","object":{"apiVersion":"test.nexus.moe/v1","kind":"Widget","metadata":{"resourceVersion":"15"}}}""");
@@ -92,7 +92,7 @@ public sealed class KubernetesListWatchersTests : IDisposable
         _stream.WriteLine($$$"""{"type":"ADDED","object":{{{WidgetJson}}}}""");
         _stream.WriteLine(StatusLine(410, "Expired", "too old resource version: 10 (20)"));
 
-        var events = await ReadAllAsync(KubernetesListWatchers.CustomResources<Widget>(client, "default").WatchAsync("10", CancellationToken.None));
+        var events = await ReadAllAsync(KubernetesListWatchers.For<Widget>(client, "default").WatchAsync("10", CancellationToken.None));
 
         Assert.Equal([WatchEventKind.Added, WatchEventKind.Expired], events.Select(e => e.Kind));
         Assert.Equal(410, events[1].Status!.Code);
@@ -105,7 +105,7 @@ public sealed class KubernetesListWatchersTests : IDisposable
         var client = Client(_ => ScriptedHttpHandler.Stream(_stream));
         _stream.WriteLine(StatusLine(500, "InternalError", "etcd leader changed"));
 
-        var events = await ReadAllAsync(KubernetesListWatchers.Jobs(client, "ml").WatchAsync("3", CancellationToken.None));
+        var events = await ReadAllAsync(KubernetesListWatchers.For<V1Job>(client, "ml").WatchAsync("3", CancellationToken.None));
 
         var error = Assert.Single(events);
         Assert.Equal(WatchEventKind.Error, error.Kind);
@@ -117,7 +117,7 @@ public sealed class KubernetesListWatchersTests : IDisposable
     {
         var client = Client(_ => ScriptedHttpHandler.Json("""{"kind":"Status","apiVersion":"v1","status":"Failure","code":410,"reason":"Expired"}""", HttpStatusCode.Gone));
 
-        var events = await ReadAllAsync(KubernetesListWatchers.Pods(client, "ml").WatchAsync("3", CancellationToken.None));
+        var events = await ReadAllAsync(KubernetesListWatchers.For<V1Pod>(client, "ml").WatchAsync("3", CancellationToken.None));
 
         Assert.Equal(WatchEventKind.Expired, Assert.Single(events).Kind);
     }
@@ -127,13 +127,13 @@ public sealed class KubernetesListWatchersTests : IDisposable
     {
         var client = Client(_ => ScriptedHttpHandler.Json("""{"kind":"Status","code":503}""", HttpStatusCode.ServiceUnavailable));
 
-        var failure = await Assert.ThrowsAsync<HttpOperationException>(() => ReadAllAsync(KubernetesListWatchers.Services(client, null).WatchAsync("3", CancellationToken.None)));
+        var failure = await Assert.ThrowsAsync<HttpOperationException>(() => ReadAllAsync(KubernetesListWatchers.For<V1Service>(client, null).WatchAsync("3", CancellationToken.None)));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, failure.Response.StatusCode);
     }
 
     [Fact]
-    public async Task BuiltInKinds_UseTheirTypedPaths_InOneNamespaceOrAll()
+    public async Task BuiltInKinds_UseTheirApiPaths_InOneNamespaceOrAll()
     {
         var client = Client(request => ScriptedHttpHandler.Json("""{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"5"},"items":[]}"""));
         var factory = new KubernetesListWatcherFactory(client, "ml");
