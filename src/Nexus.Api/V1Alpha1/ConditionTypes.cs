@@ -7,13 +7,13 @@ namespace Nexus.Api.V1Alpha1;
 public static class ConditionTypes
 {
     /// <summary>True when the resource is fully usable at its current generation (kstatus).</summary>
-    public const string Ready = "Ready";
+    public const string Ready = Conditions.Ready;
 
     /// <summary>True while the operator is working towards the current generation (kstatus).</summary>
-    public const string Reconciling = "Reconciling";
+    public const string Reconciling = Conditions.Reconciling;
 
     /// <summary>True when progress stopped on an error that needs a person (kstatus); the reason says which.</summary>
-    public const string Stalled = "Stalled";
+    public const string Stalled = Conditions.Stalled;
 
     /// <summary>Expert: the dense checkpoint (trained or imported) is in the artifact store and verified.</summary>
     public const string CheckpointReady = "CheckpointReady";
