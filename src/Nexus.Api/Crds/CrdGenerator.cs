@@ -99,11 +99,9 @@ public static class CrdGenerator
         var paths = new List<string>();
         foreach (var crd in Generate())
         {
-            // Write beside, then rename: a reader (kubectl apply, a chart build) never sees half a CRD.
+            // A reader (kubectl apply, a chart build) never sees half a CRD.
             var path = Path.Combine(directory, crd.FileName);
-            var partial = path + ".partial";
-            File.WriteAllText(partial, crd.Yaml);
-            File.Move(partial, path, overwrite: true);
+            AtomicFile.WriteAllText(path, crd.Yaml);
             paths.Add(path);
         }
         return paths;
