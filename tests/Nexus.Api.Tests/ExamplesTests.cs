@@ -61,7 +61,8 @@ public class ExamplesTests
             Assert.Equal(expert.Metadata.Name, expert.Spec.Domain);
             Assert.All(selector.MatchLabels, label => Assert.Equal(label.Value, expert.Metadata.Labels[label.Key]));
             Assert.Equal(model.Spec.Seed.Uri, expert.Spec.Seed.Uri);
-            Assert.Equal($"s3://corpora/nexus-data/{expert.Spec.Domain}", expert.Spec.Training!.Data.Uri);
+            Assert.Equal($"s3://corpora/nexus-data/{expert.Spec.Domain}", expert.Spec.Data.Uri);
+            Assert.NotNull(expert.Spec.Training);
             Assert.Null(expert.Spec.Import);
             // The reproduction's expert budget (bench/reproduce.sh): 400 steps of 16 x 128 tokens, 65,536 embedding tokens.
             Assert.Equal((400L, 16, 128, 0.003, 30L), (expert.Spec.Training.Steps, expert.Spec.Training.BatchSize,

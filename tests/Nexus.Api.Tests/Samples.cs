@@ -17,10 +17,10 @@ internal static class Samples
         Spec = new ExpertSpec
         {
             Domain = "news",
+            Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/news" },
             Seed = new ArtifactSource { Uri = "s3://models/runs/seed/model" },
             Training = new ExpertTraining
             {
-                Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/news" },
                 Steps = 800, BatchSize = 32, SequenceLength = 256, LearningRate = 1e-3, WarmupSteps = 40,
                 CheckpointEverySteps = 50, RandomSeed = 7,
             },
@@ -53,6 +53,7 @@ internal static class Samples
         {
             Domain = "legal",
             Seed = new ArtifactSource { Uri = "file:///models/seed" },
+            Data = new ArtifactSource { Uri = "file:///data/legal" },
             Import = new ArtifactSource { Uri = "file:///models/legal" },
             Embedding = new EmbeddingSpec { VectorUri = "file:///models/legal/embedding.json" },
         },

@@ -78,6 +78,13 @@ public sealed class ExpertSpec
     [JsonPropertyName("domain")]
     public string Domain { get; set; } = "";
 
+    [Description("The domain's data: a prepared dataset domain folder (nexus data prepare) or a folder of text files. " +
+                 "It trains the expert, is sampled for the domain embedding, and joins every finetune and evaluation " +
+                 "of the models that include the expert — so an imported expert names it too.")]
+    [Required]
+    [JsonPropertyName("data")]
+    public ArtifactSource Data { get; set; } = new();
+
     [Description("The seed model every expert of a NexusModel starts from; its FFN becomes the shared expert, and " +
                  "by default it computes the domain embedding.")]
     [Required]
@@ -94,7 +101,7 @@ public sealed class ExpertSpec
     public ArtifactSource? Import { get; set; }
 
     [Description("How the domain embedding is obtained; by default the seed model's mean final hidden state over " +
-                 "65536 tokens of the training data.")]
+                 "65536 tokens of the domain's data.")]
     [Default]
     [JsonPropertyName("embedding")]
     public EmbeddingSpec Embedding { get; set; } = new();
@@ -106,7 +113,7 @@ public sealed class ExpertSpec
 }
 
 /// <summary>
-/// The domain embedding: computed from the seed model over a sample of the training data (the default), or given.
+/// The domain embedding: computed from the seed model over a sample of the domain's data (the default), or given.
 /// </summary>
 [Description("How the expert's domain embedding is obtained.")]
 [CelRule("!(has(self.sampleTokens) && has(self.vectorUri))",
@@ -116,7 +123,7 @@ public sealed class EmbeddingSpec
     /// <summary>Tokens averaged when neither <see cref="SampleTokens"/> nor <see cref="VectorUri"/> is set.</summary>
     public const long DefaultSampleTokens = 65_536;
 
-    [Description("Tokens of the domain's training data the seed model's final hidden state is averaged over " +
+    [Description("Tokens of the domain's data the seed model's final hidden state is averaged over " +
                  "(tokens; 65536 when neither this nor vectorUri is set).")]
     [Minimum(1), Maximum(1_000_000_000)]
     [JsonPropertyName("sampleTokens")]

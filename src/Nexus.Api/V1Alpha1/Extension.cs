@@ -19,6 +19,7 @@ namespace Nexus.Api.V1Alpha1;
 [PrinterColumn("Phase", "string", ".status.phase", Description = "Lifecycle phase")]
 [PrinterColumn("From", "integer", ".status.fromRevision", Description = "Revision extended")]
 [PrinterColumn("To", "integer", ".status.toRevision", Description = "Revision produced")]
+[PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", Description = "Ready condition")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 public sealed class Extension : IKubernetesObject<V1ObjectMeta>, ISpec<ExtensionSpec>, IStatus<ExtensionStatus?>, INexusResource
 {
@@ -80,9 +81,10 @@ public sealed class ExtensionSpec
     [JsonPropertyName("model")]
     public string Model { get; set; } = "";
 
-    [Description("Experts (metadata.name) to append as routed experts, in this order; each must be Ready and share the " +
-                 "model's seed.")]
-    [MaxItems(16), ListSet, MaxLength(Patterns.DnsSubdomainMaxLength), Pattern(Patterns.DnsSubdomain)]
+    [Description("Experts (metadata.name) to append as routed experts, in the order listed; each must be Ready and share " +
+                 "the model's seed.")]
+    [MaxItems(16), MaxLength(Patterns.DnsSubdomainMaxLength), Pattern(Patterns.DnsSubdomain)]
+    [CelRule("self.all(name, self.exists_one(other, other == name))", "each expert may be added once")]
     [JsonPropertyName("add")]
     public IList<string>? Add { get; set; }
 

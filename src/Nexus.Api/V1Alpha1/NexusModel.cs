@@ -103,7 +103,7 @@ public sealed class NexusModelSpec
     [JsonPropertyName("revision")]
     public int? Revision { get; set; }
 
-    [Description("Revisions kept in status.revisions (and their artifacts), newest first; older ones are pruned.")]
+    [Description("Revisions kept in status.revisions (and their artifacts); the oldest are pruned first, never the current or served one.")]
     [Default, Minimum(1), Maximum(50)]
     [JsonPropertyName("revisionHistoryLimit")]
     public int RevisionHistoryLimit { get; set; } = 10;

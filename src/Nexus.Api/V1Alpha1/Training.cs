@@ -51,15 +51,9 @@ public abstract class TrainingBudget
     public long RandomSeed { get; set; } = 1234;
 }
 
-/// <summary>The dense training of an Expert from the seed model on its domain's data.</summary>
-[Description("Trains the expert from the seed model on its domain's data.")]
-public sealed class ExpertTraining : TrainingBudget
-{
-    [Description("The domain's training data: a prepared dataset domain folder (nexus data prepare) or a folder of text files.")]
-    [Required]
-    [JsonPropertyName("data")]
-    public ArtifactSource Data { get; set; } = new();
-}
+/// <summary>The dense training of an Expert from the seed model on its domain's data (spec.data).</summary>
+[Description("Trains the expert from the seed model on its domain's data (spec.data).")]
+public sealed class ExpertTraining : TrainingBudget;
 
 /// <summary>The finetune that follows upcycling: router, experts and shared weights train on a mix of the domains.</summary>
 [Description("Finetune of the upcycled MoE on a mix of its experts' domains.")]

@@ -235,7 +235,7 @@ public class CrdGeneratorTests
         Assert.Equal(63, domain.MaxLength);
         Assert.Matches(domain.Pattern, "news");
         Assert.DoesNotMatch(domain.Pattern, "News_2");
-        Assert.Equal(["domain", "seed"], Schema("Expert").Properties["spec"].Required);
+        Assert.Equal(["data", "domain", "seed"], Schema("Expert").Properties["spec"].Required);
         Assert.Equal(["spec"], Schema("Expert").Required);
         Assert.Equal(["model"], Schema("Extension").Properties["spec"].Required);
     }
@@ -303,7 +303,7 @@ public class CrdGeneratorTests
 
         Assert.Equal(["Domain", "Source", "Phase", "Ready", "Age"], Columns("Expert"));
         Assert.Equal(["Phase", "Ready", "Revision", "Served", "Experts", "Age"], Columns("NexusModel"));
-        Assert.Equal(["Model", "Phase", "From", "To", "Age"], Columns("Extension"));
+        Assert.Equal(["Model", "Phase", "From", "To", "Ready", "Age"], Columns("Extension"));
     }
 
     /// <summary>

@@ -114,7 +114,7 @@ public partial class CrdReferenceTests
         Assert.Equal("yes", expert["spec.domain"][4]);
         Assert.Equal("yes", expert["spec.seed.uri"][4]);
         Assert.Equal("", expert["spec.training"][4]);
-        Assert.Equal("yes", expert["spec.training.data"][4]);
+        Assert.Equal("yes", expert["spec.data"][4]);
         Assert.Equal("yes", model["status.revisions[].revision"][4]);
     }
 

@@ -28,6 +28,10 @@ public class InvalidManifestTests
         "spec.resources.gpu.count: Invalid value: 17:", "less than or equal to 16")]
     [InlineData("examples/extension/manual-extension.yaml", "spec.add", "[]",
         "spec: Invalid value: \"object\":", "at least one of add or remove")]
+    [InlineData("examples/extension/manual-extension.yaml", "spec.add", """["code", "code"]""",
+        "spec.add: Invalid value: \"array\":", "each expert may be added once")]
+    [InlineData("examples/expert-news.yaml", "spec.data", "null",
+        "spec.data: Required value", "")]
     public void AnInvalidFieldIsRejectedWithItsPathAndAFix(string file, string path, string value, string expectedStart, string hint)
     {
         var manifest = Example(file);
