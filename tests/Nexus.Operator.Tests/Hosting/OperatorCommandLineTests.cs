@@ -54,17 +54,19 @@ public class OperatorCommandLineTests
 public class CrdsCommandTests
 {
     [Fact]
-    public void Crds_WritesTheCommittedCustomResourceDefinitions()
+    public void Crds_WritesTheCommittedCustomResourceDefinitionsAndReference()
     {
         var output = Directory.CreateTempSubdirectory("crds-");
         try
         {
             var exitCode = OperatorCommands.CreateRoot((_, _) => throw new InvalidOperationException("crds must not run the operator"))
-                .Parse(["crds", "--out", output.FullName]).Invoke();
+                .Parse(["crds", "--out", output.FullName, "--reference", Path.Combine(output.FullName, "reference", "crds.md")]).Invoke();
 
             Assert.Equal(0, exitCode);
             var committed = Path.Combine(RepositoryRoot(), "crds");
             var written = output.GetFiles().Select(file => file.Name).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "reference", "crds.md")),
+                File.ReadAllText(Path.Combine(output.FullName, "reference", "crds.md")));
             Assert.Equal(Directory.GetFiles(committed).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray(), written);
             foreach (var name in written)
                 Assert.Equal(File.ReadAllText(Path.Combine(committed, name)), File.ReadAllText(Path.Combine(output.FullName, name)));
