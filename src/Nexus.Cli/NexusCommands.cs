@@ -10,6 +10,7 @@ public static class NexusCommands
         {
             DataCommand.Create(),
             TrainCommand.Create(),
+            ImportCommand.Create(),
             EmbedCommand.Create(),
             UpcycleCommand.Create(),
             AverageCommand.Create(),

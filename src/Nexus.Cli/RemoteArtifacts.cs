@@ -18,6 +18,8 @@ public sealed class RemoteArtifacts : IDisposable
     private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
     // One store per location for the whole command line: an S3 store holds an HTTP client.
     private readonly Dictionary<ArtifactLocation, IArtifactStore> stores = [];
+    // Local path → the location it stands for, for steps that record where their inputs came from.
+    private readonly Dictionary<string, string> locations = [];
     private readonly string cache = DefaultCache;
     private S3Settings? settings;
 
@@ -26,6 +28,12 @@ public sealed class RemoteArtifacts : IDisposable
 
     /// <summary>NEXUS_ARTIFACT_CACHE, default .cache/artifacts: where remote inputs are fetched and outputs staged.</summary>
     public static string DefaultCache => Environment.GetEnvironmentVariable("NEXUS_ARTIFACT_CACHE") is { Length: > 0 } path ? path : Path.Combine(".cache", "artifacts");
+
+    /// <summary>
+    /// The s3:// or file:// location that a value of the command line was rewritten from, or the value itself when it
+    /// was not rewritten: what a step records as its input's source (import.json), rather than a cache path.
+    /// </summary>
+    public static string LocationOf(string value) => Current?.locations.GetValueOrDefault(value) ?? value;
 
     /// <summary>The store of a location, opened once; S3 settings are read from the environment the first time they are needed.</summary>
     private IArtifactStore Store(ArtifactLocation location)
@@ -77,8 +85,9 @@ public sealed class RemoteArtifacts : IDisposable
         if (equals > 0 && IsLocation(value[(equals + 1)..])) return $"{value[..equals]}={Rewrite(value[(equals + 1)..], option, resume)}";
         if (!IsLocation(value)) return value;
         var location = ArtifactLocation.Parse(value);
-        if (!location.IsS3) return location.Path;
-        return OutputOptions.Contains(option) ? Stage(location, resume) : Fetch(location);
+        var local = !location.IsS3 ? location.Path : OutputOptions.Contains(option) ? Stage(location, resume) : Fetch(location);
+        locations[local] = value;
+        return local;
     }
 
     private static bool IsLocation(string value) => value.StartsWith("s3://", StringComparison.Ordinal) || value.StartsWith("file://", StringComparison.Ordinal);

@@ -39,7 +39,15 @@ public static class AtomicFile
 /// </summary>
 public static class AtomicDirectory
 {
-    public static void Write(string directory, Action<string> fill)
+    public static void Write(string directory, Action<string> fill) =>
+        WriteAsync(directory, staging =>
+        {
+            fill(staging);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Write"/>, for a fill that streams (and may be cancelled: the staging folder goes with it).</summary>
+    public static async Task WriteAsync(string directory, Func<string, Task> fill)
     {
         var full = Path.GetFullPath(directory);
         var parent = Path.GetDirectoryName(full)!;
@@ -48,7 +56,7 @@ public static class AtomicDirectory
         Directory.CreateDirectory(staging);
         try
         {
-            fill(staging);
+            await fill(staging);
             if (Directory.Exists(full))
             {
                 var old = Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}");

@@ -11,7 +11,7 @@ public static class ModelWeights
     /// Checkpoint tensors that a model may legitimately not have: HF writes a tied lm_head copy and
     /// older exports store rotary frequencies, which we derive from the config.
     /// </summary>
-    private static bool IsIgnorable(string name, LlamaConfig? config) =>
+    public static bool IsIgnorable(string name, LlamaConfig? config) =>
         name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) ||
         (name == "lm_head.weight" && config is { TieWordEmbeddings: true });
 
