@@ -41,6 +41,7 @@ public sealed record ImportRecord(
 public sealed record ImportMismatch(string Field, string Problem, string Remedy = ImportMismatch.TrainInstead)
 {
     public const string TrainInstead = "import a fine-tune of the seed named in spec.seed, or train the expert instead";
+    public const string DenseInstead = "import a dense fine-tune of the seed named in spec.seed, or train the expert instead";
 
     public string Describe(string source, string seed) => $"{source} cannot be imported as a fine-tune of the seed {seed}: {Field} {Problem}; {Remedy}.";
 }
@@ -76,11 +77,6 @@ public static class DenseImporter
         using var weights = OpenWeights(sourceDirectory, sourceLocation);
         Refuse(CheckTensors(seedConfig, weights.Names.Select(weights.Entry)));
 
-        void Refuse(ImportMismatch? mismatch)
-        {
-            if (mismatch is not null) throw new InvalidDataException(mismatch.Describe(sourceLocation, seedLocation));
-        }
-
         var weightFiles = WeightFiles(sourceDirectory, weights);
         var otherFiles = new[] { ModelCheckpoint.ConfigFile }.Concat(TokenizerFiles.KnownFiles.Where(f => File.Exists(Path.Combine(sourceDirectory, f))));
         ImportRecord? record = null;
@@ -93,6 +89,11 @@ public static class DenseImporter
             AtomicFile.WriteAllText(Path.Combine(staging, ImportRecord.FileName), record.ToJson());
         });
         return record!;
+
+        void Refuse(ImportMismatch? mismatch)
+        {
+            if (mismatch is not null) throw new InvalidDataException(mismatch.Describe(sourceLocation, seedLocation));
+        }
     }
 
     /// <summary>
@@ -103,15 +104,15 @@ public static class DenseImporter
     public static ImportMismatch? CheckConfig(LlamaConfig seed, LlamaConfig source)
     {
         var moeKey = MoeKeys.FirstOrDefault(k => source.Extra?.ContainsKey(k) == true);
-        var moe = moeKey is null ? "" : $"{moeKey} {source.Extra![moeKey].GetRawText()}";
+        var moe = moeKey is null ? "" : $"{moeKey} {Compact(source.Extra![moeKey])}";
         if (source.ModelType != seed.ModelType)
             return moeKey is not null || source.ModelType.Contains("moe", StringComparison.OrdinalIgnoreCase)
                 ? new("model_type", $"is '{source.ModelType}' there, a mixture-of-experts checkpoint{(moe.Length > 0 ? $" ({moe})" : "")}, but '{seed.ModelType}' (dense) in the seed",
-                    "import takes a dense fine-tune: " + ImportMismatch.TrainInstead)
+                    ImportMismatch.DenseInstead)
                 : new("model_type", $"is '{source.ModelType}' there but '{seed.ModelType}' in the seed");
         if (moeKey is not null)
-            return new(moeKey, $"is {source.Extra![moeKey].GetRawText()} there, a mixture-of-experts setting, but the seed is dense",
-                "import takes a dense fine-tune: " + ImportMismatch.TrainInstead);
+            return new(moeKey, $"is {Compact(source.Extra![moeKey])} there, a mixture-of-experts setting, but the seed is dense",
+                ImportMismatch.DenseInstead);
         foreach (var ((key, seedValue), (_, sourceValue)) in ArchitectureFields(seed).Zip(ArchitectureFields(source)))
             if (seedValue != sourceValue)
                 return new(key, $"is {sourceValue} there but {seedValue} in the seed");
@@ -131,7 +132,7 @@ public static class DenseImporter
         ("hidden_act", $"'{c.HiddenAct}'"),
         ("rms_norm_eps", Text(c.RmsNormEps)),
         ("rope_theta", Text(c.RopeTheta)),
-        ("rope_scaling", c.RopeScaling is { ValueKind: not JsonValueKind.Null } scaling ? scaling.GetRawText() : "null"),
+        ("rope_scaling", c.RopeScaling is { ValueKind: not JsonValueKind.Null } scaling ? Compact(scaling) : "null"),
         ("tie_word_embeddings", Text(c.TieWordEmbeddings)),
         ("attention_bias", Text(c.AttentionBias)),
         ("mlp_bias", Text(c.MlpBias)),
@@ -168,7 +169,7 @@ public static class DenseImporter
         var byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var moe = byName.Keys.FirstOrDefault(n => MoeTensorParts.Any(p => n.Contains(p, StringComparison.Ordinal)));
         if (moe is not null)
-            return new(moe, "is there, a mixture-of-experts tensor, but the seed is dense", "import takes a dense fine-tune: " + ImportMismatch.TrainInstead);
+            return new(moe, "is there, a mixture-of-experts tensor, but the seed is dense", ImportMismatch.DenseInstead);
         var expected = seed.ParameterShapes().ToList();
         foreach (var (name, shape) in expected)
         {
@@ -283,6 +284,9 @@ public static class DenseImporter
             return "bytes 0x" + Convert.ToHexStringLower(bytes);
         }
     }
+
+    /// <summary>A JSON value on one line, however the config indented it.</summary>
+    private static string Compact(JsonElement value) => JsonSerializer.Serialize(value, Quoting);
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
     private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
