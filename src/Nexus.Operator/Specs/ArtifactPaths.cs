@@ -85,10 +85,10 @@ public sealed class ArtifactPaths
     /// <summary>The folder of the revision an Extension produces.</summary>
     public string ExtensionFolder(Extension extension, NexusModel model, int toRevision)
     {
-        if (extension.Metadata.Namespace != model.Metadata.Namespace)
+        if (extension.Metadata.NamespaceProperty != model.Metadata.NamespaceProperty)
         {
             throw new ArgumentException(
-                $"Extension {extension.Metadata.Name} is in namespace {extension.Metadata.Namespace}, its model in {model.Metadata.Namespace}.");
+                $"Extension {extension.Metadata.Name} is in namespace {extension.Metadata.NamespaceProperty}, its model in {model.Metadata.NamespaceProperty}.");
         }
 
         return $"{RevisionFolder(model, toRevision)}/{extension.Metadata.Name}-{UidPrefix(extension)}";
