@@ -25,7 +25,7 @@ public static class StepCommands
         {
             StepKind.Train.CommandName(),
             "--init", expert.Spec.Seed.Uri,
-            "--data", training.Data.Uri,
+            "--data", expert.Spec.Data.Uri,
             "--out", run,
         };
         AddBudget(arguments, training);
@@ -64,13 +64,10 @@ public static class StepCommands
         }
         else
         {
-            var data = expert.Spec.Training?.Data.Uri
-                ?? throw new ArgumentException(
-                    $"Expert {expert.Metadata.Name} is imported and has no training data to compute its domain embedding from: set spec.embedding.vectorUri.");
             arguments.AddRange(
             [
                 "--model", expert.Spec.Seed.Uri,
-                "--data", data,
+                "--data", expert.Spec.Data.Uri,
                 "--sample-tokens", Number(expert.Spec.Embedding.SampleTokens ?? EmbeddingSpec.DefaultSampleTokens),
             ]);
         }

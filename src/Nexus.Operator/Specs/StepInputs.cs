@@ -15,8 +15,7 @@ public sealed record ExpertInput(string Name, string Domain)
     /// <summary>The domain-embedding file (status.artifacts.embedding.uri).</summary>
     public string? EmbeddingUri { get; init; }
 
-    /// <summary>The domain's training data (spec.training.data.uri); null for an imported expert, whose domain then
-    /// takes no part in finetunes and evaluations.</summary>
+    /// <summary>The domain's data (spec.data.uri): it joins every finetune and evaluation of the model.</summary>
     public string? DataUri { get; init; }
 
     /// <summary>The inputs an Expert's spec and status give.</summary>
@@ -24,7 +23,7 @@ public sealed record ExpertInput(string Name, string Domain)
     {
         CheckpointUri = expert.Status?.Artifacts?.Checkpoint?.Uri,
         EmbeddingUri = expert.Status?.Artifacts?.Embedding?.Uri,
-        DataUri = expert.Spec.Training?.Data.Uri,
+        DataUri = expert.Spec.Data.Uri,
     };
 }
 

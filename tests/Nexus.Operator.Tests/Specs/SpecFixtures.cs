@@ -30,10 +30,10 @@ internal static class SpecFixtures
         Spec = new ExpertSpec
         {
             Domain = "news",
+            Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/news" },
             Seed = new ArtifactSource { Uri = Seed },
             Training = new ExpertTraining
             {
-                Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/news" },
                 Steps = 400,
                 BatchSize = 16,
                 SequenceLength = 128,
@@ -72,7 +72,8 @@ internal static class SpecFixtures
         {
             Domain = "speeches",
             Seed = new ArtifactSource { Uri = Seed },
-            Training = new ExpertTraining { Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/speeches" } },
+            Data = new ArtifactSource { Uri = "s3://corpora/nexus-data/speeches" },
+            Training = new ExpertTraining(),
             Resources = new WorkloadResources { Cpu = new ResourceQuantity("2"), Memory = new ResourceQuantity("4Gi") },
         },
     };
@@ -84,6 +85,7 @@ internal static class SpecFixtures
         Spec = new ExpertSpec
         {
             Domain = "law",
+            Data = new ArtifactSource { Uri = "s3://partners/law-finetune/data" },
             Seed = new ArtifactSource { Uri = Seed },
             Import = new ArtifactSource { Uri = "s3://partners/law-finetune/model" },
             Embedding = new EmbeddingSpec { VectorUri = "s3://partners/law-finetune/embedding.txt" },

@@ -77,13 +77,15 @@ public class StepCommandsTests
     }
 
     [Fact]
-    public void Embed_OfAnImportWithoutAVector_NamesTheFieldToSet()
+    public void Embed_OfAnImportWithoutAVector_SamplesTheDomainsData()
     {
         var expert = ImportedLawExpert();
         expert.Spec.Embedding = new EmbeddingSpec();
 
-        var error = Assert.Throws<ArgumentException>(() => StepCommands.Embed(expert, Paths));
-        Assert.Contains("spec.embedding.vectorUri", error.Message, StringComparison.Ordinal);
+        var step = StepCommands.Embed(expert, Paths);
+
+        Assert.Equal(["s3://partners/law-finetune/data"], Values(step, "--data"));
+        Assert.Equal([Seed], Values(step, "--model"));
     }
 
     [Fact]
@@ -342,6 +344,6 @@ public class StepCommandsTests
         Assert.Equal(Paths.ExpertCheckpoint(expert), input.CheckpointUri);
         Assert.Equal(Paths.ExpertEmbedding(expert), input.EmbeddingUri);
         Assert.Equal("s3://corpora/nexus-data/news", input.DataUri);
-        Assert.Null(ExpertInput.From(ImportedLawExpert()).DataUri);
+        Assert.Equal("s3://partners/law-finetune/data", ExpertInput.From(ImportedLawExpert()).DataUri);
     }
 }
