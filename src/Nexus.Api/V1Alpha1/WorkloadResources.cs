@@ -58,8 +58,9 @@ public sealed class GpuResources
     [JsonPropertyName("count")]
     public int Count { get; set; }
 
-    [Description("Extended resource name the device plugin advertises, e.g. nvidia.com/gpu or amd.com/gpu.")]
-    [Default, MaxLength(Patterns.DnsSubdomainMaxLength), Pattern(Patterns.QualifiedName)]
+    [Description("Extended resource name the device plugin advertises, e.g. nvidia.com/gpu or amd.com/gpu; unset, " +
+                 "the operator's configured default (nvidia.com/gpu unless the installation says otherwise).")]
+    [MaxLength(Patterns.DnsSubdomainMaxLength), Pattern(Patterns.QualifiedName)]
     [JsonPropertyName("resourceName")]
-    public string ResourceName { get; set; } = NvidiaGpu;
+    public string? ResourceName { get; set; }
 }

@@ -190,7 +190,7 @@ public class CrdGeneratorTests
         Assert.Equal(8080L, Default(".spec.serving.port"));
         Assert.Equal(1L, Default(".spec.serving.strategy.maxSurge"));
         Assert.Equal(0L, Default(".spec.serving.strategy.maxUnavailable"));
-        Assert.Equal("nvidia.com/gpu", Default(".spec.resources.gpu.resourceName"));
+        Assert.Null(Default(".spec.resources.gpu.resourceName")); // the operator's configured default applies
         Assert.Equal(0L, Default(".spec.serving.resources.gpu.count"));
         // Objects default to {} so their fields' defaults apply when the user leaves the whole object out.
         Assert.Empty(Assert.IsType<Dictionary<string, object>>(Default(".spec.router")));

@@ -133,7 +133,7 @@ public class SerializationTests
         Assert.Equal(8080, model.Spec.Serving.Port);
         Assert.Equal("1", model.Spec.Serving.Strategy.MaxSurge?.Value);
         Assert.Equal("0", model.Spec.Serving.Strategy.MaxUnavailable?.Value);
-        Assert.Equal(GpuResources.NvidiaGpu, model.Spec.Resources.Gpu.ResourceName);
+        Assert.Null(model.Spec.Resources.Gpu.ResourceName);
         Assert.Equal(0, model.Spec.Resources.Gpu.Count);
         Assert.Null(model.Status);
     }

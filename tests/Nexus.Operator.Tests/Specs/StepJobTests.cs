@@ -157,11 +157,12 @@ public class StepJobTests
         var step = StepCommands.Train(expert, Paths);
         var settings = Settings with { DefaultGpuResourceName = "amd.com/gpu" };
 
+        expert.Spec.Resources.Gpu = new GpuResources { Count = 1, ResourceName = "nvidia.com/gpu" };
         var named = StepJob.Build(expert, step, expert.Spec.Resources, settings).Spec.Template.Spec.Containers[0].Resources;
         Assert.Equal("1", named.Requests["nvidia.com/gpu"].ToString());
         Assert.Equal("1", named.Limits["nvidia.com/gpu"].ToString());
 
-        expert.Spec.Resources.Gpu = new GpuResources { Count = 2, ResourceName = "" };
+        expert.Spec.Resources.Gpu = new GpuResources { Count = 2 };
         var defaulted = StepJob.Build(expert, step, expert.Spec.Resources, settings).Spec.Template.Spec.Containers[0].Resources;
         Assert.Equal("2", defaulted.Requests["amd.com/gpu"].ToString());
         Assert.Equal("2", defaulted.Limits["amd.com/gpu"].ToString());
