@@ -13,7 +13,7 @@ public static class ExtendCommand
         var expert = new Option<string>("--expert") { Description = "The new expert as NAME=DENSE_DIR: its name and its dense model folder (same architecture as the MoE).", Required = true };
         var embedding = new Option<string?>("--embedding") { Description = "The expert's domain-embedding file (from `nexus embed`); its name must be NAME. Required for a nexus router, unused by a linear one." };
         var output = new Option<string>("--out") { Description = "Folder for the extended MoE (replaced atomically if it exists).", Required = true };
-        var seed = new Option<long>("--seed") { Description = "Seed for the reset of a linear router (N(0, 0.02)); a nexus router keeps its trained projection.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<long>("--router-seed") { Description = "Seed for the reset of a linear router (N(0, 0.02)); a nexus router keeps its trained projection. (--seed seeds the finetune.)", DefaultValueFactory = _ => 0 };
 
         var command = new Command("extend",
             "Append a dense expert to a Nexus MoE: its FFN becomes the last routed expert, every non-FFN parameter becomes " +
