@@ -72,6 +72,7 @@ internal static class ScaleBenchmark
             var existingBefore = reconciling.JobCreatesFoundExisting;
             var cpuBefore = Environment.CpuUsage.TotalTime;
             var serverCpuBefore = server.CpuTime;
+            var machineBefore = MachineCpu.Read();
             var started = Stopwatch.GetTimestamp();
             var created = await server.LoadAsync(new LoadRequest(OperatorNamespace, "expert-", n, c, Observe: true, timeoutSeconds), cancellationToken);
             Progress($"operator: {n} creates in {created.CreateSeconds:0.00} s, all reconciled after {created.ReconciledSeconds:0.00} s");
@@ -79,11 +80,12 @@ internal static class ScaleBenchmark
             var settledSeconds = (Stopwatch.GetElapsedTime(started) - Quiet).TotalSeconds;
             var operatorCpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds;
             var serverCpu = (server.CpuTime - serverCpuBefore).TotalSeconds;
+            var machine = MachineCpu.Read().Minus(machineBefore);
             var requests = await server.RequestsSinceAsync(mark, cancellationToken);
             afterLoad = ProcessMemory.Read();
             load = LoadPhase.From(
                 n, peer, created, settledSeconds, requests, reconciling.Reconciles().Minus(reconcilesBefore),
-                reconciling.JobCreatesFoundExisting - existingBefore, operatorCpu, serverCpu);
+                reconciling.JobCreatesFoundExisting - existingBefore, operatorCpu, serverCpu, machine);
         }
 
         RestartPhase restart;

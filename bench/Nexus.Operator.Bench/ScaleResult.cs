@@ -47,6 +47,7 @@ internal sealed record ScaleResult(
         text.AppendLine($"| reconciles per Expert | {F(load.ReconcilesPerExpert)} ({Verbs(load.ReconcilesPerExpertByResult)}) | | |");
         text.AppendLine($"| mean reconcile / mean queue wait (ms) | {F(load.MeanReconcileMilliseconds, "0.0")} / {F(load.MeanQueueWaitMilliseconds, "0")} | | |");
         text.AppendLine($"| CPU during the load: operator / API server, loader and observer (s) | {F(load.OperatorCpuSeconds)} / {F(load.ApiServerCpuSeconds)} | {F(Peer.ApiServerCpuSeconds)} (API server and loader) | |");
+        text.AppendLine($"| the machine meanwhile: busy / idle / stolen by the hypervisor (CPU s) | {F(load.MachineBusySeconds)} / {F(load.MachineIdleSeconds)} / {F(load.MachineStealSeconds)} | | |");
         text.AppendLine($"| operator RSS: before the host / after the load / peak (MiB) | {MiB(Memory.BaselineRssBytes)} / {MiB(Memory.RssAfterLoadBytes)} / {MiB(Memory.PeakRssBytes)} | | |");
         text.AppendLine($"| managed heap after the load (garbage included) / GC committed / live at the end (MiB) | {MiB(Memory.GcHeapAfterLoadBytes)} / {MiB(Memory.GcCommittedAfterLoadBytes)} / {MiB(Memory.LiveManagedAtEndBytes)} | | |");
         text.AppendLine($"| restart: requests / writes, {Restart.Experts:N0} Experts reconciled in {F(Restart.Seconds)} s | {Restart.OperatorRequests} / {Restart.OperatorWrites} | | |");
@@ -65,6 +66,8 @@ internal sealed record PeerResult(double CreateSeconds, double CreatesPerSecond,
 
 /// <param name="ReconcileAllSeconds">From the first create until the observer saw the last Expert reconciled.</param>
 /// <param name="SettledSeconds">From the first create until the operator's last reconcile (± 20 ms).</param>
+/// <param name="MachineBusySeconds">CPU time of the whole machine over the same window as the CPU figures (from the
+/// first create until the operator had been quiet for a second): operator, API server and anything else.</param>
 /// <param name="PeerWriteSeconds">How long the run's writes (the loader's creates and the operator's writes) take at
 /// the peer's create rate: the API server's share of the time, had the operator cost nothing.</param>
 /// <param name="OperatorRequestDetail">The operator's requests in the window, by verb, resource, subresource and status code.</param>
@@ -90,11 +93,14 @@ internal sealed record LoadPhase(
     int OtherWrites,
     double OperatorCpuSeconds,
     double ApiServerCpuSeconds,
+    double MachineBusySeconds,
+    double MachineIdleSeconds,
+    double MachineStealSeconds,
     IReadOnlyList<RequestCount> OperatorRequestDetail)
 {
     public static LoadPhase From(
         int experts, LoadResult peer, LoadResult created, double settledSeconds, RequestSnapshot requests, ReconcileCounts reconciles,
-        long jobCreatesFoundExisting, double operatorCpuSeconds, double apiServerCpuSeconds)
+        long jobCreatesFoundExisting, double operatorCpuSeconds, double apiServerCpuSeconds, MachineCpu machine)
     {
         var reconcileAll = created.ReconciledSeconds ?? throw new InvalidOperationException("The load was not observed.");
         var operatorRequests = requests.From(ControlProtocol.Agents.Operator).ToList();
@@ -124,6 +130,9 @@ internal sealed record LoadPhase(
             requests.WritesByAnyone() - writes - requests.Writes(ControlProtocol.Agents.Loader),
             operatorCpuSeconds,
             apiServerCpuSeconds,
+            machine.BusySeconds,
+            machine.IdleSeconds,
+            machine.StealSeconds,
             operatorRequests);
     }
 
