@@ -41,7 +41,7 @@ internal sealed class ExpertLoader(IKubernetes loaderClient, IKubernetes observe
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"Timed out after {request.TimeoutSeconds:0} s creating Experts: {created} of {request.Count} created.");
+            throw new TimeoutException($"Timed out after {request.TimeoutSeconds:0.###} s creating Experts: {created} of {request.Count} created.");
         }
 
         var createSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -57,7 +57,7 @@ internal sealed class ExpertLoader(IKubernetes loaderClient, IKubernetes observe
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw new TimeoutException(
-                    $"Timed out after {request.TimeoutSeconds:0} s waiting for {request.Count} Experts to be reconciled: {observer.DescribeWaiting()}");
+                    $"Timed out after {request.TimeoutSeconds:0.###} s waiting for {request.Count} Experts to be reconciled: {observer.DescribeWaiting()}");
             }
         }
 
