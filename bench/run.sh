@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
 # then the MoE layer step, the upcycle's throughput against the disk's own bandwidth, and artifact storage
-# (file:// and s3:// on a loopback s3rver) against cp.
-# Writes bench/results/{training,moe-step,upcycle,storage}.json and prints Markdown tables for docs/benchmarks.md.
-# BENCH_ONLY=train|moe-step|upcycle|storage (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
-# warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root).
+# (file:// and s3:// on a loopback s3rver) against cp; and the operator at scale (1,000 Experts at once against the
+# test API server, then an idle stretch) against the API server's raw create rate.
+# Writes bench/results/{training,moe-step,upcycle,storage,operator}.json and prints Markdown tables for docs/benchmarks.md.
+# BENCH_ONLY=train|moe-step|upcycle|storage|operator (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root); BENCH_EXPERTS=N sets
+# the operator part's Expert count (1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${1:-Release}"
 steps="${BENCH_STEPS:-30}"
 threads="${BENCH_THREADS:-$(nproc)}"
 python=/usr/bin/python3   # Debian's python3, which python3-torch installs into
-only="${BENCH_ONLY:-train,moe-step,upcycle,storage}"
+only="${BENCH_ONLY:-train,moe-step,upcycle,storage,operator}"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 bench="bench/Nexus.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Bench"
+operator_bench="bench/Nexus.Operator.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Operator.Bench"
 mkdir -p bench/results
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB," \
      "disk $(df --output=source,fstype / | tail -1 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -106,4 +109,14 @@ for key, label in [("cp", "cp"), ("file_publish", "file:// publish"), ("file_fet
     x = r[key]
     print(f"| {label} | {x['seconds']:.2f} | {x['mb_per_s']:.0f} | {x['mb_per_s']/cp:.2f} | {x['peak_rss_bytes']/2**20:.0f} |")
 PY
+fi
+
+if wants operator; then
+    echo
+    echo "Operator at scale: ${BENCH_EXPERTS:-1000} Experts created at once (stand-in Expert reconciler), then an idle stretch:"
+    # The first line is the JSON result, the rest the Markdown table; progress goes to stderr.
+    output=$("$operator_bench" scale --experts "${BENCH_EXPERTS:-1000}" --create-concurrency 32 --workers 4 --resync 1s --idle 10s)
+    head -n 1 <<<"$output" > bench/results/operator.json
+    echo
+    tail -n +2 <<<"$output"
 fi

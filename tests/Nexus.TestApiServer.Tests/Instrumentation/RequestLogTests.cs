@@ -68,6 +68,21 @@ public sealed class RequestLogTests : ServerTest
     }
 
     [Fact]
+    public async Task Each_request_keeps_its_clients_User_Agent()
+    {
+        await CreateConfigMapAsync("cfg");
+        using var operatorClient = new Kubernetes(new KubernetesClientConfiguration { Host = Server.BaseUri.ToString(), UserAgent = "nexus-operator/test" });
+        var mark = Server.Requests.Mark();
+
+        await operatorClient.CoreV1.ReadNamespacedConfigMapAsync("cfg", Ns);
+        await Client.CoreV1.ReadNamespacedConfigMapAsync("cfg", Ns);
+
+        var records = Server.Requests.Since(mark);
+        Assert.Equal("nexus-operator/test", records[0].UserAgent);
+        Assert.NotEqual("nexus-operator/test", records[1].UserAgent);
+    }
+
+    [Fact]
     public async Task Seeded_objects_follow_the_create_rules_without_showing_up_in_the_log()
     {
         var before = Server.Requests.Count();

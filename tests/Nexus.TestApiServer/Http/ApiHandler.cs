@@ -292,7 +292,10 @@ internal sealed partial class ApiHandler(
             info.Namespace,
             info.Name,
             code,
-            injected));
+            injected)
+        {
+            UserAgent = context.Request.Headers.UserAgent.Count > 0 ? context.Request.Headers.UserAgent.ToString() : null,
+        });
         LogRequest(logger, record.Method, record.Path, record.StatusCode, record.Verb);
     }
 

@@ -25,6 +25,10 @@ public sealed record RequestRecord(
 {
     private static readonly HashSet<string> WriteVerbs = ["create", "update", "patch", "delete", "deletecollection"];
 
+    /// <summary>The client's User-Agent header, as the real server's audit log records it; benchmarks tell the
+    /// operator's requests from their own load and observation by it.</summary>
+    public string? UserAgent { get; init; }
+
     /// <summary>Whether the request asked to change state (it counts even when refused).</summary>
     public bool IsWrite => WriteVerbs.Contains(Verb);
 
