@@ -128,6 +128,13 @@ public sealed class ControllerBuilder<T>
         var informer = informers.Get<TOther>();
         informer.AddHandler(change =>
         {
+            if (change.Type == ResourceEventType.Resync)
+            {
+                // The primary kind's own resync already queues every object; a child's resync would queue its owner
+                // again (1.4-1.8 reconciles per owner per round in the operator benchmark instead of 1).
+                return;
+            }
+
             var keys = map(change.Object);
             if (change.Previous is not null)
             {
