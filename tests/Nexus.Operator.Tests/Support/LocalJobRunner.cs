@@ -215,6 +215,12 @@ public sealed class LocalJobRunner : IAsyncDisposable
             ran.Enqueue(run.Name);
             await ExecuteAsync(job, run, start, cancellationToken);
         }
+        catch (Exception exception) when (!run.IsFinished)
+        {
+            // A bug here must not leave the test waiting on a run that looks busy: WaitForJobAsync returns this.
+            run.Message = $"LocalJobRunner failed: {exception}";
+            run.Outcome = LocalJobOutcome.NotRunnable;
+        }
         finally
         {
             slots.Release();

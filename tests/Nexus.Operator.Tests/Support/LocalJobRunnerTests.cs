@@ -53,7 +53,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
         var run = new Uri(Path.Combine(directory, "out", "run")).AbsoluteUri;
         var job = TrainJob("speeches-train-g1", data, run);
         Assert.Equal(run, job.Metadata.Annotations[Annotations.Output]);
-        await using var runner = await StartRunnerAsync(new LocalJobRunnerOptions { NexusPath = LocalNexus.Require() });
+        await using var runner = await StartRunnerAsync(new LocalJobRunnerOptions { NexusPath = LocalNexus.Require(), StepTimeout = StepLimit });
 
         await client.BatchV1.CreateNamespacedJobAsync(job, Namespace);
         var result = await runner.WaitForJobAsync(job.Metadata.Name, StepLimit);
@@ -77,7 +77,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
     {
         var missing = new Uri(Path.Combine(directory, "no-such-data")).AbsoluteUri;
         var job = TrainJob("speeches-train-g2", missing, new Uri(Path.Combine(directory, "out", "run2")).AbsoluteUri);
-        await using var runner = await StartRunnerAsync(new LocalJobRunnerOptions { NexusPath = LocalNexus.Require() });
+        await using var runner = await StartRunnerAsync(new LocalJobRunnerOptions { NexusPath = LocalNexus.Require(), StepTimeout = StepLimit });
 
         await client.BatchV1.CreateNamespacedJobAsync(job, Namespace);
         var result = await runner.WaitForJobAsync(job.Metadata.Name, StepLimit);
@@ -188,6 +188,40 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AStepPastItsTimeoutIsKilledAndTheJobFailsWithDeadlineExceeded()
+    {
+        var job = ShellJob("shell-slow", "echo \"pid=$$\"; exec sleep 60");
+        await using var runner = await StartRunnerAsync(ShellOptions() with { StepTimeout = TimeSpan.FromMilliseconds(500) });
+
+        await client.BatchV1.CreateNamespacedJobAsync(job, Namespace);
+        var result = await runner.WaitForJobAsync(job.Metadata.Name, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(LocalJobOutcome.TimedOut, result.Outcome);
+        Assert.False(IsAlive(int.Parse(result.Stdout.Trim()["pid=".Length..])));
+        var failed = Assert.Single((await client.BatchV1.ReadNamespacedJobAsync(job.Metadata.Name, Namespace)).Status.Conditions, c => c.Type == "Failed");
+        Assert.Equal("DeadlineExceeded", failed.Reason);
+    }
+
+    [Fact]
+    public async Task MaxParallelRunsThatManyAtOnceAndTheRestWaitNotRunning()
+    {
+        await using var runner = await StartRunnerAsync(ShellOptions() with { MaxParallel = 2 });
+        foreach (var name in new[] { "one", "two", "three" })
+        {
+            await client.BatchV1.CreateNamespacedJobAsync(ShellJob(name, "exec sleep 60"), Namespace);
+        }
+
+        await Eventually.WaitUntilAsync(() => runner.Ran.Count == 2, "two Jobs run", TimeSpan.FromSeconds(10));
+        await Eventually.QuietPeriod();
+        Assert.Equal(2, runner.Ran.Count);
+        var waiting = new[] { "one", "two", "three" }.Except(runner.Ran).Single();
+        Assert.Null(server.Get("batch/v1", "jobs", Namespace, waiting)!["status"]?["active"]);
+
+        await client.BatchV1.DeleteNamespacedJobAsync(runner.Ran[0], Namespace);
+        await Eventually.WaitUntilAsync(() => runner.Ran.Contains(waiting), "the waiting Job takes the free slot", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task JobsItCannotRunAreMarkedFailedWithTheReason()
     {
         var job = ShellJob("unknown-image", "true");
@@ -224,7 +258,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
 
     private async Task<LocalJobRunner> StartRunnerAsync(LocalJobRunnerOptions options)
     {
-        var runner = new LocalJobRunner(server, options with { StepTimeout = StepLimit });
+        var runner = new LocalJobRunner(server, options);
         await runner.StartAsync();
         return runner;
     }
@@ -233,6 +267,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
     {
         NexusPath = "/nonexistent/nexus",
         Images = new Dictionary<string, string> { [ShellImage] = "/bin/sh" },
+        StepTimeout = StepLimit,
     };
 
     /// <summary>A tiny real training step, built by the operator's own builder.</summary>
