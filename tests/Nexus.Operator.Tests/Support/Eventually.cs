@@ -4,7 +4,8 @@ namespace Nexus.Operator.Tests.Support;
 /// sleeping a fixed time.</summary>
 public static class Eventually
 {
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+    // Generous: a met condition returns at once, and on a loaded 2-core CI machine a few seconds is not a hang.
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     public static async Task WaitUntilAsync(Func<bool> condition, string because, TimeSpan? timeout = null)
     {

@@ -10,6 +10,7 @@ using Server = Nexus.TestApiServer.TestApiServer;
 namespace Nexus.Operator.Tests.Support;
 
 /// <summary>The runner against the test API server: real <c>nexus</c> steps and <c>/bin/sh</c> stand-ins.</summary>
+[Collection(LocalProcesses.Name)]
 public sealed class LocalJobRunnerTests : IAsyncLifetime
 {
     private const string Namespace = SpecFixtures.Namespace;
