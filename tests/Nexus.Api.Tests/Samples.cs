@@ -116,6 +116,7 @@ internal static class Samples
                     },
                     CreatedAt = Started,
                     Reason = RevisionReason.Initial,
+                    BuildSpecHash = Sha,
                 },
                 new ModelRevision { Revision = 2, Reason = RevisionReason.Extension, Extension = "demo-add-science" },
             ],

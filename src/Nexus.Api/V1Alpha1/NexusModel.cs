@@ -398,6 +398,12 @@ public sealed class ModelRevision
     [MaxLength(Patterns.DnsSubdomainMaxLength)]
     [JsonPropertyName("extension")]
     public string? Extension { get; set; }
+
+    [Description("SHA-256 of the spec fields the model was built from (seed, router, finetune), so a change to them " +
+                 "is told apart from one to serving or extension settings, which need no rebuild.")]
+    [MaxLength(64)]
+    [JsonPropertyName("buildSpecHash")]
+    public string? BuildSpecHash { get; set; }
 }
 
 [Description("A routed expert of a revision.")]
