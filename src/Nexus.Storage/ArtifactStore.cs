@@ -108,6 +108,26 @@ public abstract class ArtifactStore : IArtifactStore
         return new PublishResult(plan, uploaded, resumed);
     }
 
+    /// <summary>
+    /// Removes the artifact: the manifest first (the one step that makes it invisible), then the files it lists, then a
+    /// pending publish's plan and the parts it names. Parts of an interrupted publish whose plan was replaced stay
+    /// unreferenced, as after any interrupted publish.
+    /// </summary>
+    public async Task<bool> RemoveAsync(CancellationToken cancellation = default)
+    {
+        var manifest = await GetManifestAsync(cancellation);
+        var pending = await ReadPendingAsync(cancellation);
+        if (manifest is null && pending is null) return false;
+        if (manifest is not null) await DeleteAsync(ArtifactManifest.FileName, cancellation);
+        foreach (var listing in new[] { manifest, pending }.OfType<ArtifactManifest>())
+        foreach (var file in listing.Files)
+        foreach (var (key, _, _) in listing.Objects(file))
+            if (await SizeAsync(key, cancellation) is not null)
+                await DeleteAsync(key, cancellation);
+        if (pending is not null) await DeleteAsync(UploadFile, cancellation);
+        return manifest is not null;
+    }
+
     private Task PutBytesAsync(string key, byte[] bytes, CancellationToken cancellation) =>
         PutAsync(key, () => new MemoryStream(bytes, writable: false), bytes.Length, cancellation);
 

@@ -16,4 +16,8 @@ public interface IArtifactStore
     Task<ArtifactManifest> FetchAsync(string targetDirectory, CancellationToken cancellation = default);
 
     Task<bool> ExistsAsync(string key, CancellationToken cancellation = default);
+
+    /// <summary>Removes the published artifact (manifest first, so readers stop seeing it at once, then its files and
+    /// any unfinished publish's plan); false when nothing was published here.</summary>
+    Task<bool> RemoveAsync(CancellationToken cancellation = default);
 }

@@ -86,6 +86,16 @@ public sealed class ControllerBuilder<T>
         return this;
     }
 
+    /// <summary>As <see cref="Watches{TOther}(Func{TOther, IEnumerable{ResourceKey}})"/>, for a map that reads the
+    /// shared caches (a pod mapped to its Job's controlling Expert through the Job cache).</summary>
+    public ControllerBuilder<T> Watches<TOther>(Func<InformerFactory, TOther, IEnumerable<ResourceKey>> map)
+        where TOther : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        _sources.Add((informers, enqueue) => Subscribe<TOther>(informers, enqueue, other => map(informers, other)));
+        return this;
+    }
+
     public Controller<T> Build(ControllerContext<T> context, OperatorMetrics metrics)
     {
         if (_reconcilerFactory is null)

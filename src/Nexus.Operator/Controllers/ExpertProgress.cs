@@ -1,0 +1,250 @@
+using k8s.Models;
+using Nexus.Api;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Specs;
+using Nexus.Storage;
+
+namespace Nexus.Operator.Controllers;
+
+/// <summary>What the reconciler observed of one step of the Expert's current generation: its result (from the output
+/// artifact's manifest, or from the status that recorded it), and its Job with that Job's pods (from the caches).</summary>
+public sealed record StepObservation(StepInvocation Step, ArtifactReference? Result, V1Job? Job, IReadOnlyList<V1Pod> Pods);
+
+/// <summary>Which kstatus state the Expert is in.</summary>
+public enum ExpertHealth
+{
+    /// <summary>Reconciling=True: a step is being started or runs.</summary>
+    Progressing,
+    /// <summary>Stalled=True: progress stopped on something that needs a person; the phase stays the step's.</summary>
+    Stalled,
+    /// <summary>Stalled=True and phase Failed: a step's Job failed after its retries.</summary>
+    Failed,
+    /// <summary>Ready=True: checkpoint and embedding are in the store.</summary>
+    Ready,
+}
+
+/// <summary>The verdict on an Expert: its phase and health with the reason and message that go into the conditions and
+/// the Event, the Job to create (never one that exists), and the artifacts done so far.</summary>
+public sealed record ExpertDecision(
+    ExpertPhase Phase,
+    ExpertHealth Health,
+    string Reason,
+    string Message,
+    StepInvocation? Create,
+    string? ActiveJob,
+    ArtifactReference? Checkpoint,
+    ArtifactReference? Embedding);
+
+/// <summary>
+/// The Expert's lifecycle as pure functions: checkpoint (train or import), then embedding, then Ready. A step is done when
+/// its output artifact's manifest lists its result, whatever became of its Job (the TTL deletes finished Jobs, and a
+/// restarted operator must not re-run a step); otherwise its Job says where it is.
+/// </summary>
+public static class ExpertProgress
+{
+    /// <summary>The schema's bound on status.message (Patterns.MessageMaxLength in Nexus.Api).</summary>
+    private const int MessageMaxLength = 32_768;
+
+    /// <summary>Container waiting reasons no retry cures: a person has to fix the image, the pull secret or the config.</summary>
+    public static readonly IReadOnlySet<string> StuckWaitingReasons = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+    };
+
+    /// <summary>Where a step's result is recorded: a train run's <c>model/</c>, the imported model, the embedding file.</summary>
+    public static string ResultUri(StepInvocation step) =>
+        step.Kind == StepKind.Train ? ArtifactPaths.RunModel(step.OutputUri) : step.OutputUri;
+
+    /// <summary>The step's result if <paramref name="manifest"/> holds it: the checkpoint model folder with the SHA-256
+    /// of its weights, or the embedding file with its SHA-256. A train run's manifest exists from its first checkpoint
+    /// on, so only one listing the final model's weights counts.</summary>
+    public static ArtifactReference? Result(StepInvocation step, ArtifactManifest? manifest)
+    {
+        if (manifest is null)
+        {
+            return null;
+        }
+
+        if (step.Kind is not (StepKind.Train or StepKind.Import or StepKind.Embed))
+        {
+            throw new ArgumentException($"An Expert runs train, import and embed steps, not {step.Kind}.", nameof(step));
+        }
+
+        var prefix = step.Kind == StepKind.Train ? "model/" : "";
+        var file = step.Kind == StepKind.Embed
+            ? manifest.Files.FirstOrDefault(f => f.Path == step.OutputUri[(step.OutputUri.LastIndexOf('/') + 1)..])
+              ?? (manifest.Files.Count == 1 ? manifest.Files[0] : null)
+            : manifest.Files.FirstOrDefault(f => f.Path == $"{prefix}model.safetensors")
+              ?? manifest.Files.Where(f => f.Path.StartsWith(prefix, StringComparison.Ordinal) && !f.Path[prefix.Length..].Contains('/')
+                                           && f.Path.EndsWith(".safetensors", StringComparison.Ordinal))
+                  .OrderBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault();
+        return file is null ? null : new ArtifactReference { Uri = ResultUri(step), Sha256 = file.Sha256 };
+    }
+
+    /// <summary>Decides from the checkpoint step and, once the checkpoint is done, the embedding step.</summary>
+    public static ExpertDecision Decide(StepObservation checkpoint, StepObservation? embedding)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (checkpoint.Result is not { } model)
+        {
+            return DecideStep(checkpoint, first: true, done: null);
+        }
+
+        ArgumentNullException.ThrowIfNull(embedding);
+        if (embedding.Result is not { } vector)
+        {
+            return DecideStep(embedding, first: false, done: model);
+        }
+
+        return new ExpertDecision(
+            ExpertPhase.Ready, ExpertHealth.Ready, Reasons.Succeeded,
+            $"Checkpoint {model.Uri} and embedding {vector.Uri} are in the artifact store.",
+            Create: null, ActiveJob: null, model, vector);
+    }
+
+    private static ExpertDecision DecideStep(StepObservation observed, bool first, ArtifactReference? done)
+    {
+        var step = observed.Step;
+        var name = step.JobName;
+        var (phase, reason, doing) = step.Kind switch
+        {
+            StepKind.Train => (ExpertPhase.Training, Reasons.Training, "trains the expert"),
+            StepKind.Import => (ExpertPhase.Importing, Reasons.Importing, "imports the checkpoint"),
+            _ => (ExpertPhase.Embedding, Reasons.Embedding, "computes the domain embedding"),
+        };
+        ExpertDecision Verdict(ExpertPhase p, ExpertHealth health, string why, string message, StepInvocation? create = null, string? active = null) =>
+            new(p, health, why, message, create, active, done, Embedding: null);
+
+        // The first step shows Pending until its pod runs; later steps show their own phase from the start.
+        var waitingPhase = first ? ExpertPhase.Pending : phase;
+        var waitingReason = first ? Reasons.Pending : reason;
+        if (observed.Job is not { } job)
+        {
+            return Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Creating Job {name}, which {doing}.", create: step, active: name);
+        }
+
+        if (JobCondition(job, "Failed") is { } failed)
+        {
+            var why = failed.Reason switch
+            {
+                "PodFailurePolicy" => Reasons.NonRetriableFailure,
+                { } own when Conditions.IsValidReason(own) => own,
+                _ => Reasons.JobFailed,
+            };
+            var detail = FailedPodDetail(observed.Pods);
+            var message = $"Job {name} failed ({failed.Reason ?? "Failed"}){(detail is null ? "" : $": {detail}")}"
+                          + (string.IsNullOrEmpty(failed.Message) ? "." : $". {failed.Message}.");
+            return Verdict(ExpertPhase.Failed, ExpertHealth.Failed, why, message);
+        }
+
+        if (JobCondition(job, "Complete") is not null)
+        {
+            return Verdict(phase, ExpertHealth.Stalled, Reasons.ArtifactNotFound,
+                $"Job {name} completed, but its output {step.OutputUri} holds no published result (manifest.json with the step's files).");
+        }
+
+        var started = job.Status?.StartTime is not null || job.Status?.Active > 0;
+        if (StuckPod(observed.Pods) is { } stuck)
+        {
+            return Verdict(started ? phase : waitingPhase, ExpertHealth.Stalled, stuck.Reason,
+                $"Job {name}: {stuck.Message}", active: name);
+        }
+
+        if (job.Spec?.Suspend == true)
+        {
+            return Verdict(waitingPhase, ExpertHealth.Progressing, Reasons.Queued, $"Job {name} waits for its queue to admit it.", active: name);
+        }
+
+        return started
+            ? Verdict(phase, ExpertHealth.Progressing, reason, $"Job {name} {doing}.", active: name)
+            : Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name} waits for its pod to start.", active: name);
+    }
+
+    private static V1JobCondition? JobCondition(V1Job job, string type) =>
+        job.Status?.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");
+
+    /// <summary>"pod P: container C terminated with OOMKilled (exit code 137)" for the newest pod that failed.</summary>
+    private static string? FailedPodDetail(IReadOnlyList<V1Pod> pods)
+    {
+        foreach (var pod in pods.OrderByDescending(p => p.Metadata.CreationTimestamp ?? DateTime.MinValue))
+        {
+            var container = pod.Status?.ContainerStatuses?.FirstOrDefault(c => c.State?.Terminated is { ExitCode: not 0 });
+            if (container?.State.Terminated is { } terminated)
+            {
+                return $"pod {pod.Metadata.Name}: container {container.Name} terminated with {terminated.Reason ?? "Error"} (exit code {terminated.ExitCode})"
+                       + (string.IsNullOrEmpty(terminated.Message) ? "" : $": {terminated.Message}");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A live pod with a container waiting on something only a person can fix.</summary>
+    private static (string Reason, string Message)? StuckPod(IReadOnlyList<V1Pod> pods)
+    {
+        foreach (var pod in pods.Where(p => p.Status?.Phase is null or "Pending" or "Running"))
+        {
+            var statuses = (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []);
+            var container = statuses.FirstOrDefault(c => c.State?.Waiting?.Reason is { } why && StuckWaitingReasons.Contains(why));
+            if (container?.State.Waiting is { } waiting)
+            {
+                return (waiting.Reason, $"pod {pod.Metadata.Name}: container {container.Name} is waiting with {waiting.Reason}"
+                                        + (string.IsNullOrEmpty(waiting.Message) ? "." : $": {waiting.Message}."));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Writes <paramref name="decision"/> into <paramref name="status"/>: a new generation starts afresh
+    /// (times and artifacts), times are set once, the kstatus conditions follow the health, and CheckpointReady and
+    /// EmbeddingReady say which artifacts are done. Unchanged input leaves the status as it was.</summary>
+    public static void Apply(Expert expert, ExpertDecision decision, DateTimeOffset now)
+    {
+        var status = expert.Status ??= new ExpertStatus();
+        var generation = expert.Metadata.Generation;
+        if (status.ObservedGeneration != generation)
+        {
+            status.StartTime = null;
+            status.CompletionTime = null;
+            status.Artifacts = null;
+        }
+
+        status.Phase = decision.Phase;
+        status.Source = expert.Spec.Import?.Uri ?? expert.Spec.Data.Uri;
+        status.ActiveJob = decision.ActiveJob;
+        status.Message = decision.Message.Length > MessageMaxLength ? decision.Message[..MessageMaxLength] : decision.Message;
+        status.Artifacts = decision.Checkpoint is null && decision.Embedding is null
+            ? null
+            : new ExpertArtifacts { Checkpoint = decision.Checkpoint, Embedding = decision.Embedding };
+        if (decision.Phase != ExpertPhase.Pending || decision.ActiveJob is not null && decision.Create is null)
+        {
+            status.StartTime ??= now.UtcDateTime;
+        }
+
+        status.CompletionTime = decision.Health is ExpertHealth.Ready or ExpertHealth.Failed ? status.CompletionTime ?? now.UtcDateTime : null;
+        _ = decision.Health switch
+        {
+            ExpertHealth.Ready => Conditions.MarkReady(status, decision.Reason, decision.Message, generation, now),
+            ExpertHealth.Progressing => Conditions.MarkReconciling(status, decision.Reason, decision.Message, generation, now),
+            _ => Conditions.MarkStalled(status, decision.Reason, decision.Message, generation, now),
+        };
+        SetArtifactCondition(status, ConditionTypes.CheckpointReady, decision.Checkpoint, "Checkpoint", decision, generation, now);
+        SetArtifactCondition(status, ConditionTypes.EmbeddingReady, decision.Embedding, "Embedding", decision, generation, now);
+    }
+
+    private static void SetArtifactCondition(
+        ExpertStatus status, string type, ArtifactReference? artifact, string what, ExpertDecision decision, long? generation, DateTimeOffset now)
+    {
+        status.Conditions ??= [];
+        if (artifact is not null)
+        {
+            Conditions.Set(status.Conditions, type, Conditions.True, Reasons.Succeeded,
+                $"{what} {artifact.Uri} is in the artifact store (sha256 {artifact.Sha256}).", generation, now);
+        }
+        else
+        {
+            Conditions.Set(status.Conditions, type, Conditions.False, decision.Reason, decision.Message, generation, now);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Nexus.Api;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Events;
+using Nexus.Operator.Runtime;
+using Nexus.Operator.Specs;
+using Nexus.Storage;
+
+namespace Nexus.Operator.Controllers;
+
+/// <summary>
+/// An Expert's lifecycle: observe (the output artifacts, the Jobs and their pods), decide (<see cref="ExpertProgress"/>),
+/// apply (create the one Job the decision asks for; Jobs are never updated), report (status, only when it changed, and an
+/// Event per phase change or failure). A deleted Expert's artifacts are removed before its finalizer.
+/// </summary>
+public sealed class ExpertReconciler(ControllerContext<Expert> context, OperatorSettings settings, ArtifactStoreFactory stores) : IReconciler<Expert>
+{
+    /// <summary>Holds a deleted Expert until its artifacts are removed from the store.</summary>
+    public const string ArtifactsFinalizer = "nexus.moe/artifacts";
+
+    private readonly ArtifactPaths _paths = new(settings);
+
+    public async Task<ReconcileResult> ReconcileAsync(Expert expert, CancellationToken cancellationToken)
+    {
+        if (Finalizers.IsDeleting(expert))
+        {
+            if (Finalizers.Has(expert, ArtifactsFinalizer))
+            {
+                await RemoveArtifactsAsync(expert, cancellationToken);
+                await Finalizers.RemoveAsync(context.Patcher, expert, ArtifactsFinalizer, cancellationToken);
+            }
+
+            return ReconcileResult.Done;
+        }
+
+        // First, so that an Expert deleted from here on is held until its artifacts are removed.
+        expert = await Finalizers.AddAsync(context.Patcher, expert, ArtifactsFinalizer, cancellationToken);
+
+        StepInvocation checkpointStep, embedStep;
+        try
+        {
+            checkpointStep = expert.Spec.Import is not null ? StepCommands.Import(expert, _paths) : StepCommands.Train(expert, _paths);
+            embedStep = StepCommands.Embed(expert, _paths);
+        }
+        catch (ArgumentException invalid)
+        {
+            return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+        }
+
+        var checkpoint = await ObserveAsync(expert, checkpointStep, expert.Status?.Artifacts?.Checkpoint, cancellationToken);
+        var embedding = checkpoint.Result is null
+            ? null
+            : await ObserveAsync(expert, embedStep, expert.Status?.Artifacts?.Embedding, cancellationToken);
+        if (new[] { checkpoint, embedding }.FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, expert)) is { } foreign)
+        {
+            return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this Expert's (a deleted namesake's, still being collected)");
+        }
+
+        var decision = ExpertProgress.Decide(checkpoint, embedding);
+        if (decision.Create is { } step)
+        {
+            V1Job job;
+            try
+            {
+                job = StepJob.Build(expert, step, expert.Spec.Resources, settings);
+            }
+            catch (ArgumentException invalid)
+            {
+                return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+            }
+
+            await CreateJobAsync(expert, job, cancellationToken);
+        }
+
+        var previous = expert.Status;
+        var written = await context.Status.UpdateAsync(
+            expert, copy => ExpertProgress.Apply(copy, decision, context.Time.GetUtcNow()), cancellationToken);
+        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not ExpertHealth.Progressing && previous?.Message != decision.Message))
+        {
+            var type = decision.Health is ExpertHealth.Failed or ExpertHealth.Stalled ? EventType.Warning : EventType.Normal;
+            context.Events.Record(written.Resource, type, decision.Reason, decision.Message);
+        }
+
+        return ReconcileResult.Done;
+    }
+
+    /// <summary>The step's result (recorded in the status for this generation's location, or read from the store's
+    /// manifest), its Job from the cache and that Job's pods.</summary>
+    private async Task<StepObservation> ObserveAsync(Expert expert, StepInvocation step, ArtifactReference? recorded, CancellationToken cancellationToken)
+    {
+        var result = recorded is { Sha256.Length: > 0 } && recorded.Uri == ExpertProgress.ResultUri(step)
+            ? recorded
+            : ExpertProgress.Result(step, await ReadManifestAsync(step.OutputUri, cancellationToken));
+        var job = context.Informers.Cache<V1Job>().Get(expert.Metadata.NamespaceProperty, step.JobName);
+        var pods = job?.Metadata.Uid is { } uid ? context.Informers.Cache<V1Pod>().ByOwner(uid) : [];
+        return new StepObservation(step, result, job, pods);
+    }
+
+    private async Task<ArtifactManifest?> ReadManifestAsync(string uri, CancellationToken cancellationToken)
+    {
+        var store = stores(uri);
+        try
+        {
+            return await store.GetManifestAsync(cancellationToken);
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+
+    private async Task CreateJobAsync(Expert expert, V1Job job, CancellationToken cancellationToken)
+    {
+        var client = context.Client ?? throw new InvalidOperationException("The Expert reconciler needs a Kubernetes client to create Jobs.");
+        try
+        {
+            await client.BatchV1.CreateNamespacedJobAsync(job, job.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            context.Events.Record(expert, EventType.Normal, "JobCreated", $"Created Job {job.Metadata.Name}.");
+        }
+        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // The name is this Expert's and generation's, so the Job is one an earlier reconcile created and the Job cache
+            // has not seen yet; its event reconciles the Expert again.
+        }
+    }
+
+    /// <summary>Removes every generation's run, imported model and embedding (the locations under the Expert's uid
+    /// prefix); locations never published are skipped.</summary>
+    private async Task RemoveArtifactsAsync(Expert expert, CancellationToken cancellationToken)
+    {
+        for (var generation = 1L; generation <= (expert.Metadata.Generation ?? 1); generation++)
+        {
+            var past = new Expert
+            {
+                Metadata = new V1ObjectMeta
+                {
+                    Name = expert.Metadata.Name,
+                    NamespaceProperty = expert.Metadata.NamespaceProperty,
+                    Uid = expert.Metadata.Uid,
+                    Generation = generation,
+                },
+                Spec = expert.Spec,
+            };
+            foreach (var uri in new[] { _paths.ExpertRun(past), _paths.ExpertImport(past), _paths.ExpertEmbedding(past) })
+            {
+                var store = stores(uri);
+                try
+                {
+                    if (await store.RemoveAsync(cancellationToken))
+                    {
+                        context.Events.Record(expert, EventType.Normal, "ArtifactRemoved", $"Removed artifact {uri}.");
+                    }
+                }
+                finally
+                {
+                    (store as IDisposable)?.Dispose();
+                }
+            }
+        }
+    }
+}
