@@ -23,7 +23,8 @@ public sealed class ArtifactReference
     [JsonPropertyName("uri")]
     public string Uri { get; set; } = "";
 
-    [Description("Lowercase hex SHA-256 of the artifact's manifest (64 characters); consumers refuse a mismatching copy.")]
+    [Description("Lowercase hex SHA-256 (64 characters) of the artifact's content file as its manifest records it: a " +
+                 "model's weights, an embedding's JSON. A retrained expert has another; consumers refuse a mismatching copy.")]
     [Pattern(Patterns.Sha256)]
     [JsonPropertyName("sha256")]
     public string? Sha256 { get; set; }
