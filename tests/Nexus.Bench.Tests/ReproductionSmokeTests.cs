@@ -81,7 +81,7 @@ public sealed class ReproductionSmokeTests : IDisposable
     /// <summary>Runs <c>bench/reproduce.sh --smoke</c> from the repository with the binaries of this build's configuration.</summary>
     private static (int ExitCode, string Log) RunScript(IReadOnlyDictionary<string, string> environment)
     {
-        var repository = RepositoryRoot();
+        var repository = RepositoryRoot.Path;
         var start = new ProcessStartInfo("bash", ["bench/reproduce.sh", "--smoke"])
         {
             WorkingDirectory = repository, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -99,10 +99,4 @@ public sealed class ReproductionSmokeTests : IDisposable
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln"))) return directory.FullName;
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

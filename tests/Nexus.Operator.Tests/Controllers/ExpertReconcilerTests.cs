@@ -28,7 +28,7 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await Nexus.TestApiServer.TestApiServer.StartAsync();
-        _server.InstallCrds(Path.Combine(RepositoryRoot(), "crds"));
+        _server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
         _client = _server.CreateClient();
     }
 
@@ -296,16 +296,4 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         }
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

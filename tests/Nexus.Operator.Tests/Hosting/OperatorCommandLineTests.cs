@@ -63,9 +63,9 @@ public class CrdsCommandTests
                 .Parse(["crds", "--out", output.FullName, "--reference", Path.Combine(output.FullName, "reference", "crds.md")]).Invoke();
 
             Assert.Equal(0, exitCode);
-            var committed = Path.Combine(RepositoryRoot(), "crds");
+            var committed = Path.Combine(RepositoryRoot.Path, "crds");
             var written = output.GetFiles().Select(file => file.Name).Order(StringComparer.Ordinal).ToArray();
-            Assert.Equal(File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "reference", "crds.md")),
+            Assert.Equal(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", "reference", "crds.md")),
                 File.ReadAllText(Path.Combine(output.FullName, "reference", "crds.md")));
             Assert.Equal(Directory.GetFiles(committed).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray(), written);
             foreach (var name in written)
@@ -77,13 +77,4 @@ public class CrdsCommandTests
         }
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln")))
-                return directory.FullName;
-        }
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

@@ -10,7 +10,7 @@ internal static class ExpectedYaml
 {
     public const string UpdateVariable = "NEXUS_UPDATE_EXPECTED";
 
-    public static string Folder { get; } = Path.Combine(FindRepositoryRoot(), "tests", "Nexus.Operator.Tests", "Specs", "expected");
+    public static string Folder { get; } = Path.Combine(RepositoryRoot.Path, "tests", "Nexus.Operator.Tests", "Specs", "expected");
 
     public static string Serialize(object value) => KubernetesYaml.Serialize(value).ReplaceLineEndings("\n");
 
@@ -42,16 +42,4 @@ internal static class ExpectedYaml
 
     private static string At(string[] lines, int index) => index < lines.Length ? lines[index] : "<end of file>";
 
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

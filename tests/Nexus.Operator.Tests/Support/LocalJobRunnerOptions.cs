@@ -53,7 +53,7 @@ public static class LocalNexus
     {
         get
         {
-            var root = RepositoryRoot();
+            var root = RepositoryRoot.Path;
             var configuration = AppContext.BaseDirectory.Contains($"{System.IO.Path.DirectorySeparatorChar}Debug{System.IO.Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                 ? "Debug"
                 : "Release";
@@ -70,16 +70,4 @@ public static class LocalNexus
             : throw new FileNotFoundException($"The nexus binary is not built: {path}. Run `dotnet build src/Nexus.Cli -c Release` (or `make build`).", path);
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(directory.FullName, "Nexus.Operator.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

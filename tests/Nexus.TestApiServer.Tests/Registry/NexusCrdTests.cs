@@ -16,13 +16,13 @@ public class NexusCrdTests : ServerTest
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        Server.InstallCrds(Path.Combine(RepositoryRoot(), "crds"));
+        Server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
     }
 
     [Fact]
     public async Task Every_example_is_admitted_and_defaulted()
     {
-        var files = Directory.GetFiles(Path.Combine(RepositoryRoot(), "examples"), "*.yaml", SearchOption.AllDirectories);
+        var files = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "examples"), "*.yaml", SearchOption.AllDirectories);
         Assert.True(files.Length >= 7);
 
         foreach (var file in files)
@@ -39,7 +39,7 @@ public class NexusCrdTests : ServerTest
     [Fact]
     public async Task A_model_whose_rollout_could_never_progress_is_refused_naming_the_field()
     {
-        var model = YamlToJson.Convert(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "examples", "nexusmodel-demo.yaml")))!.AsObject();
+        var model = YamlToJson.Convert(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "examples", "nexusmodel-demo.yaml")))!.AsObject();
         model["spec"]!["serving"]!["strategy"] = new JsonObject { ["maxSurge"] = 0, ["maxUnavailable"] = 0 };
         model["spec"]!["router"]!["topK"] = 9;
 
@@ -52,13 +52,4 @@ public class NexusCrdTests : ServerTest
         Assert.Contains(status.Details.Causes, c => c.Message.Contains("maxUnavailable: 1", StringComparison.Ordinal));
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Nexus.Operator.sln")))
-                return directory.FullName;
-        }
-        throw new InvalidOperationException($"No Nexus.Operator.sln above {AppContext.BaseDirectory}.");
-    }
 }

@@ -1,6 +1,7 @@
-namespace Nexus.Api.Tests;
+namespace Nexus.Testing;
 
-/// <summary>The checkout the tests run from: the nearest folder above the test binaries holding Nexus.Operator.sln.</summary>
+/// <summary>The checkout the tests run from: the nearest folder above the test binaries holding Nexus.Operator.sln.
+/// One source file, linked into every test project that reads the repository (crds/, examples/, the built binaries).</summary>
 internal static class RepositoryRoot
 {
     public static string Path { get; } = Find();
