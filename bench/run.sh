@@ -113,7 +113,7 @@ fi
 
 if wants operator; then
     echo
-    echo "Operator at scale: ${BENCH_EXPERTS:-1000} Experts created at once (stand-in Expert reconciler), then an idle stretch:"
+    echo "Operator at scale: ${BENCH_EXPERTS:-1000} Experts created at once (the Expert reconciler), then an idle stretch:"
     # The first line is the JSON result, the rest the Markdown table; progress goes to stderr.
     output=$("$operator_bench" scale --experts "${BENCH_EXPERTS:-1000}" --create-concurrency 32 --workers 4 --resync 1s --idle 10s)
     head -n 1 <<<"$output" > bench/results/operator.json

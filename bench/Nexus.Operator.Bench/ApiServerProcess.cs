@@ -57,8 +57,8 @@ internal sealed class ApiServerProcess : IAsyncDisposable
         string[] arguments =
         [
             "apiserver", "--crds", options.CrdDirectory, "--expert", options.ExpertManifest,
-            // Every Expert makes about four events (create, finalizer, status, and its Job's); keep them all, so a
-            // watch that falls behind is never told its resourceVersion expired.
+            // Every Expert makes about seven watch events (create, finalizer, two status writes, its Job's and two
+            // Events'); keep them all, so a watch that falls behind is never told its resourceVersion expired.
             "--event-history", Math.Max(10_000, 10 * (options.Experts + options.Warmup)).ToString(CultureInfo.InvariantCulture),
         ];
         foreach (var argument in arguments)

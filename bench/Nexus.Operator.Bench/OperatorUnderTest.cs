@@ -4,14 +4,16 @@ using Microsoft.Extensions.Logging;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Caching;
 using Nexus.Operator.Hosting;
+using Nexus.Operator.Specs;
 
 namespace Nexus.Operator.Bench;
 
 /// <summary>
-/// An operator host as <c>nexus-operator run</c> builds one (one namespace, informers, an Expert controller owning Jobs,
-/// the event recorder), with the stand-in Expert reconciler and leader election off: a Lease renews every 2 s, which is
-/// a write by design and would blur the idle phase's "zero writes" (one replica needs no election to be measured).
-/// Its client sends its own User-Agent, so the API server's log tells its requests apart.
+/// An operator host as <c>nexus-operator run</c> builds one (one namespace, informers, the event recorder, and the real
+/// Expert controller registered by <see cref="OperatorControllers.AddNexusControllers"/>: it owns Jobs, watches Pods and
+/// reads step results from a <c>file://</c> artifact root), with the benchmark's worker count and leader election off: a
+/// Lease renews every 2 s, which is a write by design and would blur the idle phase's "zero writes" (one replica needs no
+/// election to be measured). Its client sends its own User-Agent, so the API server's log tells its requests apart.
 /// </summary>
 internal sealed class OperatorUnderTest : IAsyncDisposable
 {
@@ -21,25 +23,19 @@ internal sealed class OperatorUnderTest : IAsyncDisposable
 
     private readonly Kubernetes _client;
     private readonly CancellationTokenSource _stop = new();
-    private readonly StandInExpertReconciler _reconciler;
     private long _resyncEvents;
     private Task _run = Task.CompletedTask;
 
-    private OperatorUnderTest(Uri server, string @namespace, int workers, TimeSpan resync, ILoggerFactory loggers)
+    private OperatorUnderTest(Uri server, string @namespace, int workers, TimeSpan resync, string artifactRoot, ILoggerFactory loggers)
     {
         _client = new Kubernetes(new KubernetesClientConfiguration { Host = server.ToString(), UserAgent = ControlProtocol.Agents.Operator });
-        StandInExpertReconciler? reconciler = null;
         Host = OperatorHost.CreateBuilder(_client)
             .WatchNamespace(@namespace)
             .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
             .WithInformerOptions(new InformerOptions { ResyncPeriod = resync })
             .WithLoggerFactory(loggers)
-            .AddController<Expert>(controller => controller
-                .Owns<V1Job>()
-                .WithWorkers(workers)
-                .WithReconciler(context => reconciler = new StandInExpertReconciler(context)))
+            .AddNexusControllers(new OperatorSettings { ArtifactRoot = artifactRoot }, workers: workers)
             .Build();
-        _reconciler = reconciler ?? throw new InvalidOperationException("The host did not build the Expert controller.");
         Host.Informers.Get<Expert>().AddHandler(change =>
         {
             if (change.Type == ResourceEventType.Resync)
@@ -57,12 +53,15 @@ internal sealed class OperatorUnderTest : IAsyncDisposable
     /// <summary>Experts the Expert informer has re-delivered on resync, all rounds together.</summary>
     public long ResyncEvents => Interlocked.Read(ref _resyncEvents);
 
-    public long JobCreatesFoundExisting => _reconciler.JobCreatesFoundExisting;
+    /// <summary>Events the recorder did not write (queue full, rate-limited or rejected).</summary>
+    public double EventsDropped => Host.Metrics.EventsDropped.Value;
 
+    /// <param name="artifactRoot">The settings' artifact root, a <c>file://</c> folder the caller owns.</param>
     public static async Task<OperatorUnderTest> StartAsync(
-        Uri server, string @namespace, int workers, TimeSpan resync, ILoggerFactory loggers, TimeSpan timeout, CancellationToken cancellationToken)
+        Uri server, string @namespace, int workers, TimeSpan resync, string artifactRoot, ILoggerFactory loggers, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
-        var started = new OperatorUnderTest(server, @namespace, workers, resync, loggers);
+        var started = new OperatorUnderTest(server, @namespace, workers, resync, artifactRoot, loggers);
         started._run = Task.Run(() => started.Host.RunAsync(started._stop.Token), CancellationToken.None);
         await Waiting.UntilAsync(
             () => started._run.IsCompleted || (started.Host.IsLeader && started.Host.Informers.HasSynced),

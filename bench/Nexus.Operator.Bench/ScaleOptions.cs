@@ -7,7 +7,7 @@ public sealed record ScaleOptions
 {
     public const string Usage = """
         Nexus.Operator.Bench scale [options]
-          Starts the test API server in a child process, then an operator host with a stand-in Expert reconciler in this
+          Starts the test API server in a child process, then an operator host with the real Expert reconciler in this
           one; creates N Experts at once and measures the time until every one is reconciled, the operator's API requests
           per Expert and its RSS; then restarts the operator with a short resync period and measures an idle stretch.
           Prints one JSON line, then a Markdown table.

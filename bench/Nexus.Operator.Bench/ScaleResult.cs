@@ -42,7 +42,8 @@ internal sealed record ScaleResult(
         text.AppendLine($"| the same, against the run's writes (creates + operator's) at the peer's create rate (s) | {F(load.ReconcileAllSeconds)} | {F(load.PeerWriteSeconds)} | {F(load.ReconcileOverPeerWrites)}× |");
         text.AppendLine($"| time of the creates themselves (s) | {F(load.CreateSeconds)} | {F(Peer.CreateSeconds)} | {F(load.CreateOverPeerCreate)}× |");
         text.AppendLine($"| until the operator went quiet (s) | {F(load.SettledSeconds)} | | |");
-        text.AppendLine($"| writes per Expert | {F(load.WritesPerExpert)} | {MinimumWrites} (finalizer, Job, status) | {F(load.WritesOverMinimum)}× |");
+        text.AppendLine($"| writes per Expert | {F(load.WritesPerExpert)} ({Verbs(load.WritesPerExpertByResource)}) | {MinimumWrites} (finalizer, Job, status, 2 Events) | {F(load.WritesOverMinimum)}× |");
+        text.AppendLine($"| Job creates answered 409 / Events dropped by the recorder | {load.JobCreatesAnswered409} / {F(load.EventsDropped, "0")} | | |");
         text.AppendLine($"| requests per Expert | {F(load.RequestsPerExpert)} ({Verbs(load.RequestsPerExpertByVerb)}) | | |");
         text.AppendLine($"| reconciles per Expert | {F(load.ReconcilesPerExpert)} ({Verbs(load.ReconcilesPerExpertByResult)}) | | |");
         text.AppendLine($"| mean reconcile / mean queue wait (ms) | {F(load.MeanReconcileMilliseconds, "0.0")} / {F(load.MeanQueueWaitMilliseconds, "0")} | | |");
@@ -84,12 +85,15 @@ internal sealed record LoadPhase(
     IReadOnlyDictionary<string, double> RequestsPerExpertByVerb,
     int OperatorWrites,
     double WritesPerExpert,
+    IReadOnlyDictionary<string, double> WritesPerExpertByResource,
     double WritesOverMinimum,
     double ReconcilesPerExpert,
     IReadOnlyDictionary<string, double> ReconcilesPerExpertByResult,
     double MeanReconcileMilliseconds,
     double MeanQueueWaitMilliseconds,
-    long JobCreatesFoundExisting,
+    int JobCreatesAnswered409,
+    int EventWrites,
+    double EventsDropped,
     int OtherWrites,
     double OperatorCpuSeconds,
     double ApiServerCpuSeconds,
@@ -100,7 +104,7 @@ internal sealed record LoadPhase(
 {
     public static LoadPhase From(
         int experts, LoadResult peer, LoadResult created, double settledSeconds, RequestSnapshot requests, ReconcileCounts reconciles,
-        long jobCreatesFoundExisting, double operatorCpuSeconds, double apiServerCpuSeconds, MachineCpu machine)
+        double eventsDropped, double operatorCpuSeconds, double apiServerCpuSeconds, MachineCpu machine)
     {
         var reconcileAll = created.ReconciledSeconds ?? throw new InvalidOperationException("The load was not observed.");
         var operatorRequests = requests.From(ControlProtocol.Agents.Operator).ToList();
@@ -120,12 +124,19 @@ internal sealed record LoadPhase(
             PerExpert(operatorRequests.GroupBy(count => count.Verb).ToDictionary(group => group.Key, group => (double)group.Sum(count => count.Count)), experts),
             writes,
             writes / (double)experts,
+            PerExpert(operatorRequests.Where(count => count.IsWrite)
+                .GroupBy(count => $"{count.Verb} {count.Resource}{(count.Subresource is null ? "" : "/" + count.Subresource)}")
+                .ToDictionary(group => group.Key, group => (double)group.Sum(count => count.Count)), experts),
             writes / (double)experts / ScaleBenchmark.MinimumWritesPerExpert,
             reconciles.Total / experts,
             PerExpert(reconciles.ByResult, experts),
             reconciles.Total > 0 ? 1000 * reconciles.ReconcileSeconds / reconciles.Total : 0,
             reconciles.QueueWaits > 0 ? 1000 * reconciles.QueueWaitSeconds / reconciles.QueueWaits : 0,
-            jobCreatesFoundExisting,
+            // Job creates the API server answered 409 AlreadyExists: the Job cache had not yet seen a Job an earlier
+            // reconcile created (the reconciler treats it as present).
+            operatorRequests.Where(count => count is { Verb: "create", Resource: "jobs", StatusCode: 409 }).Sum(count => count.Count),
+            operatorRequests.Where(count => count is { IsWrite: true, Resource: "events" }).Sum(count => count.Count),
+            eventsDropped,
             // Anyone else's writes beyond the loader's creates: none expected (no garbage collector, no Lease).
             requests.WritesByAnyone() - writes - requests.Writes(ControlProtocol.Agents.Loader),
             operatorCpuSeconds,

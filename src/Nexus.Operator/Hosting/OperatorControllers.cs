@@ -15,15 +15,23 @@ public static class OperatorControllers
     /// image, a terminated container) reconciles the Expert controlling the pod's Job.</summary>
     /// <param name="settings">The cluster's settings (image, artifact root, ...); the defaults when null.</param>
     /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.Default"/> when null.</param>
+    /// <param name="workers">Concurrent reconciles of the Expert controller; the controller's default when null.</param>
     public static OperatorHostBuilder AddNexusControllers(
-        this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null)
+        this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
         settings ??= new OperatorSettings();
         stores ??= ArtifactStores.Default;
-        return host.AddController<Expert>(controller => controller
-            .Owns<V1Job>()
-            .Watches<V1Pod>(ExpertOfPod)
-            .WithReconciler(context => new ExpertReconciler(context, settings, stores)));
+        return host.AddController<Expert>(controller =>
+        {
+            controller
+                .Owns<V1Job>()
+                .Watches<V1Pod>(ExpertOfPod)
+                .WithReconciler(context => new ExpertReconciler(context, settings, stores));
+            if (workers is { } count)
+            {
+                controller.WithWorkers(count);
+            }
+        });
     }
 
     /// <summary>The Expert controlling the Job that controls <paramref name="pod"/>, if any.</summary>
