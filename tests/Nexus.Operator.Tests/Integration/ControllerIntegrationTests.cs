@@ -154,8 +154,9 @@ public sealed class ControllerIntegrationTests : IntegrationTest
         {
             LeaseNamespace = Namespace,
             LeaseName = "nexus-operator",
-            LeaseDuration = TimeSpan.FromSeconds(3),
-            RenewDeadline = TimeSpan.FromSeconds(2),
+            // Long enough that a takeover inside it proves the Lease was released, even on a loaded machine.
+            LeaseDuration = TimeSpan.FromSeconds(15),
+            RenewDeadline = TimeSpan.FromSeconds(10),
             RetryPeriod = TimeSpan.FromMilliseconds(100),
         };
         var first = StartReplica(lease with { Identity = "replica-1" });

@@ -156,6 +156,8 @@ public sealed class LocalJobRunner : IAsyncDisposable
                     seen.Add(job.Metadata.Uid);
                     var run = new LocalJobRun(job.Metadata.NamespaceProperty, job.Metadata.Name, job.Metadata.Uid);
                     runs[run.Name] = run;
+                    // Taken here, in creation order: tasks racing for a slot would start Jobs in any order.
+                    await slots.WaitAsync(cancellationToken);
                     lock (tasks)
                     {
                         tasks.Add(Task.Run(() => RunAsync(job, run, cancellationToken), CancellationToken.None));
@@ -173,22 +175,15 @@ public sealed class LocalJobRunner : IAsyncDisposable
         server.List("batch/v1", "jobs", options.Namespace)
             .Select(json => KubernetesJson.Deserialize<V1Job>(json.ToJsonString()))
             .Where(job => !seen.Contains(job.Metadata.Uid) && job.Spec?.Suspend != true && !IsFinished(job))
+            .OrderBy(job => long.Parse(job.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture))
             .ToList();
 
     private static bool IsFinished(V1Job job) =>
         job.Status?.Conditions?.Any(c => c.Type is "Complete" or "Failed" && c.Status == "True") == true;
 
+    /// <summary>Runs one Job in the slot <see cref="WatchAsync"/> took for it, and gives the slot back.</summary>
     private async Task RunAsync(V1Job job, LocalJobRun run, CancellationToken cancellationToken)
     {
-        try
-        {
-            await slots.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
         var directory = Path.Combine(root, run.Uid);
         try
         {
