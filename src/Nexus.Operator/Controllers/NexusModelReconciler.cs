@@ -68,7 +68,17 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
             build = ModelProgress.DecideBuild(observed, now, RevisionPolicy.BuildSpecHash(model.Spec));
             if (build.Create is { } step)
             {
-                await CreateJobAsync(model, StepJob.Build(model, step, model.Spec.Resources, settings), cancellationToken);
+                V1Job job;
+                try
+                {
+                    job = StepJob.Build(model, step, model.Spec.Resources, settings);
+                }
+                catch (ArgumentException invalid)
+                {
+                    return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+                }
+
+                await CreateJobAsync(model, job, cancellationToken);
             }
         }
 
