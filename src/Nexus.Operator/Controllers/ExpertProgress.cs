@@ -45,40 +45,20 @@ public static class ExpertProgress
     /// <summary>The schema's bound on status.message (Patterns.MessageMaxLength in Nexus.Api).</summary>
     private const int MessageMaxLength = 32_768;
 
-    /// <summary>Container waiting reasons no retry cures: a person has to fix the image, the pull secret or the config.</summary>
-    public static readonly IReadOnlySet<string> StuckWaitingReasons = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
-    };
-
     /// <summary>Where a step's result is recorded: a train run's <c>model/</c>, the imported model, the embedding file.</summary>
-    public static string ResultUri(StepInvocation step) =>
-        step.Kind == StepKind.Train ? ArtifactPaths.RunModel(step.OutputUri) : step.OutputUri;
+    public static string ResultUri(StepInvocation step) => JobReadings.ResultUri(step);
 
     /// <summary>The step's result if <paramref name="manifest"/> holds it: the checkpoint model folder with the SHA-256
     /// of its weights, or the embedding file with its SHA-256. A train run's manifest exists from its first checkpoint
     /// on, so only one listing the final model's weights counts.</summary>
     public static ArtifactReference? Result(StepInvocation step, ArtifactManifest? manifest)
     {
-        if (manifest is null)
-        {
-            return null;
-        }
-
-        if (step.Kind is not (StepKind.Train or StepKind.Import or StepKind.Embed))
+        if (manifest is not null && step.Kind is not (StepKind.Train or StepKind.Import or StepKind.Embed))
         {
             throw new ArgumentException($"An Expert runs train, import and embed steps, not {step.Kind}.", nameof(step));
         }
 
-        var prefix = step.Kind == StepKind.Train ? "model/" : "";
-        var file = step.Kind == StepKind.Embed
-            ? manifest.Files.FirstOrDefault(f => f.Path == step.OutputUri[(step.OutputUri.LastIndexOf('/') + 1)..])
-              ?? (manifest.Files.Count == 1 ? manifest.Files[0] : null)
-            : manifest.Files.FirstOrDefault(f => f.Path == $"{prefix}model.safetensors")
-              ?? manifest.Files.Where(f => f.Path.StartsWith(prefix, StringComparison.Ordinal) && !f.Path[prefix.Length..].Contains('/')
-                                           && f.Path.EndsWith(".safetensors", StringComparison.Ordinal))
-                  .OrderBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault();
-        return file is null ? null : new ArtifactReference { Uri = ResultUri(step), Sha256 = file.Sha256 };
+        return JobReadings.Result(step, manifest);
     }
 
     /// <summary>Decides from the checkpoint step and, once the checkpoint is done, the embedding step.</summary>
@@ -118,82 +98,17 @@ public static class ExpertProgress
         // The first step shows Pending until its pod runs; later steps show their own phase from the start.
         var waitingPhase = first ? ExpertPhase.Pending : phase;
         var waitingReason = first ? Reasons.Pending : reason;
-        if (observed.Job is not { } job)
+        var reading = JobReadings.Read(observed);
+        return reading.State switch
         {
-            return Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Creating Job {name}, which {doing}.", create: step, active: name);
-        }
-
-        if (JobCondition(job, "Failed") is { } failed)
-        {
-            var why = failed.Reason switch
-            {
-                "PodFailurePolicy" => Reasons.NonRetriableFailure,
-                { } own when Conditions.IsValidReason(own) => own,
-                _ => Reasons.JobFailed,
-            };
-            var detail = FailedPodDetail(observed.Pods);
-            var message = $"Job {name} failed ({failed.Reason ?? "Failed"}){(detail is null ? "" : $": {detail}")}"
-                          + (string.IsNullOrEmpty(failed.Message) ? "." : $". {failed.Message}.");
-            return Verdict(ExpertPhase.Failed, ExpertHealth.Failed, why, message);
-        }
-
-        if (JobCondition(job, "Complete") is not null)
-        {
-            return Verdict(phase, ExpertHealth.Stalled, Reasons.ArtifactNotFound,
-                $"Job {name} completed, but its output {step.OutputUri} holds no published result (manifest.json with the step's files).");
-        }
-
-        var started = job.Status?.StartTime is not null || job.Status?.Active > 0;
-        if (StuckPod(observed.Pods) is { } stuck)
-        {
-            return Verdict(started ? phase : waitingPhase, ExpertHealth.Stalled, stuck.Reason,
-                $"Job {name}: {stuck.Message}", active: name);
-        }
-
-        if (job.Spec?.Suspend == true)
-        {
-            return Verdict(waitingPhase, ExpertHealth.Progressing, Reasons.Queued, $"Job {name} waits for its queue to admit it.", active: name);
-        }
-
-        return started
-            ? Verdict(phase, ExpertHealth.Progressing, reason, $"Job {name} {doing}.", active: name)
-            : Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name} waits for its pod to start.", active: name);
-    }
-
-    private static V1JobCondition? JobCondition(V1Job job, string type) =>
-        job.Status?.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");
-
-    /// <summary>"pod P: container C terminated with OOMKilled (exit code 137)" for the newest pod that failed.</summary>
-    private static string? FailedPodDetail(IReadOnlyList<V1Pod> pods)
-    {
-        foreach (var pod in pods.OrderByDescending(p => p.Metadata.CreationTimestamp ?? DateTime.MinValue))
-        {
-            var container = pod.Status?.ContainerStatuses?.FirstOrDefault(c => c.State?.Terminated is { ExitCode: not 0 });
-            if (container?.State.Terminated is { } terminated)
-            {
-                return $"pod {pod.Metadata.Name}: container {container.Name} terminated with {terminated.Reason ?? "Error"} (exit code {terminated.ExitCode})"
-                       + (string.IsNullOrEmpty(terminated.Message) ? "" : $": {terminated.Message}");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>A live pod with a container waiting on something only a person can fix.</summary>
-    private static (string Reason, string Message)? StuckPod(IReadOnlyList<V1Pod> pods)
-    {
-        foreach (var pod in pods.Where(p => p.Status?.Phase is null or "Pending" or "Running"))
-        {
-            var statuses = (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []);
-            var container = statuses.FirstOrDefault(c => c.State?.Waiting?.Reason is { } why && StuckWaitingReasons.Contains(why));
-            if (container?.State.Waiting is { } waiting)
-            {
-                return (waiting.Reason, $"pod {pod.Metadata.Name}: container {container.Name} is waiting with {waiting.Reason}"
-                                        + (string.IsNullOrEmpty(waiting.Message) ? "." : $": {waiting.Message}."));
-            }
-        }
-
-        return null;
+            JobState.Missing => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Creating Job {name}, which {doing}.", create: step, active: name),
+            JobState.Failed => Verdict(ExpertPhase.Failed, ExpertHealth.Failed, reading.Reason!, reading.Message!),
+            JobState.CompletedWithoutResult => Verdict(phase, ExpertHealth.Stalled, reading.Reason!, reading.Message!),
+            JobState.Stuck => Verdict(reading.Started ? phase : waitingPhase, ExpertHealth.Stalled, reading.Reason!, reading.Message!, active: name),
+            JobState.Queued => Verdict(waitingPhase, ExpertHealth.Progressing, reading.Reason!, reading.Message!, active: name),
+            JobState.Running => Verdict(phase, ExpertHealth.Progressing, reason, $"Job {name} {doing}.", active: name),
+            _ => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name} waits for its pod to start.", active: name),
+        };
     }
 
     /// <summary>Writes <paramref name="decision"/> into <paramref name="status"/>: a new generation starts afresh

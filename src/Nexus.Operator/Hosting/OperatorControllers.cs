@@ -3,6 +3,7 @@ using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Caching;
 using Nexus.Operator.Client;
 using Nexus.Operator.Controllers;
+using Nexus.Operator.Policies;
 using Nexus.Operator.Runtime;
 using Nexus.Operator.Specs;
 
@@ -11,12 +12,17 @@ namespace Nexus.Operator.Hosting;
 /// <summary>The controllers <c>nexus-operator run</c> starts.</summary>
 public static class OperatorControllers
 {
-    /// <summary>Registers the Expert controller: it owns its step Jobs, and a pod's change (a container stuck pulling its
-    /// image, a terminated container) reconciles the Expert controlling the pod's Job.</summary>
+    /// <summary>Registers the Expert and the NexusModel controllers.</summary>
     /// <param name="settings">The cluster's settings (image, artifact root, ...); the defaults when null.</param>
     /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.Default"/> when null.</param>
-    /// <param name="workers">Concurrent reconciles of the Expert controller; the controller's default when null.</param>
+    /// <param name="workers">Concurrent reconciles of each controller; the controller's default when null.</param>
     public static OperatorHostBuilder AddNexusControllers(
+        this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null) =>
+        host.AddExpertController(settings, stores, workers).AddNexusModelController(settings, stores, workers);
+
+    /// <summary>Registers the Expert controller: it owns its step Jobs, and a pod's change (a container stuck pulling its
+    /// image, a terminated container) reconciles the Expert controlling the pod's Job.</summary>
+    public static OperatorHostBuilder AddExpertController(
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
         settings ??= new OperatorSettings();
@@ -34,18 +40,78 @@ public static class OperatorControllers
         });
     }
 
+    /// <summary>Registers the NexusModel controller: it owns its build Jobs and its serving Deployment and Service; a
+    /// pod of one of its Jobs reconciles it, and so does a change of an Expert it selects or was built from.</summary>
+    public static OperatorHostBuilder AddNexusModelController(
+        this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
+    {
+        settings ??= new OperatorSettings();
+        stores ??= ArtifactStores.Default;
+        return host.AddController<NexusModel>(controller =>
+        {
+            controller
+                .Owns<V1Job>()
+                .Owns<V1Deployment>()
+                .Owns<V1Service>()
+                .Watches<V1Pod>(NexusModelOfPod)
+                .Watches<Expert>(NexusModelsOfExpert)
+                .WithReconciler(context => new NexusModelReconciler(context, settings, stores));
+            if (workers is { } count)
+            {
+                controller.WithWorkers(count);
+            }
+        });
+    }
+
+    /// <summary>The NexusModels of the Expert's namespace whose selection matches it (by label or by name) or whose
+    /// current revision holds it (an Expert that stopped matching is removed from those).</summary>
+    public static IEnumerable<ResourceKey> NexusModelsOfExpert(InformerFactory informers, Expert expert)
+    {
+        var ns = expert.Metadata.NamespaceProperty;
+        var name = expert.Metadata.Name;
+        foreach (var model in informers.Cache<NexusModel>().List(ns))
+        {
+            var experts = model.Spec.Experts;
+            bool selects;
+            try
+            {
+                selects = experts.Names is { } names
+                    ? names.Contains(name)
+                    : ExpertSelector.Matches(experts.Selector ?? new V1LabelSelector(), expert.Metadata.Labels);
+            }
+            catch (ArgumentException)
+            {
+                // An invalid selector: the model's own reconcile reports it.
+                selects = false;
+            }
+
+            if (selects || model.Status?.Experts?.Contains(name) == true)
+            {
+                yield return new ResourceKey(ns, model.Metadata.Name);
+            }
+        }
+    }
+
     /// <summary>The Expert controlling the Job that controls <paramref name="pod"/>, if any.</summary>
-    public static IEnumerable<ResourceKey> ExpertOfPod(InformerFactory informers, V1Pod pod)
+    public static IEnumerable<ResourceKey> ExpertOfPod(InformerFactory informers, V1Pod pod) =>
+        JobOwnerOfPod(informers, pod, Expert.KubeKind, $"{Expert.KubeGroup}/{Expert.KubeApiVersion}");
+
+    /// <summary>The NexusModel controlling the Job that controls <paramref name="pod"/>, if any.</summary>
+    public static IEnumerable<ResourceKey> NexusModelOfPod(InformerFactory informers, V1Pod pod) =>
+        JobOwnerOfPod(informers, pod, NexusModel.KubeKind, $"{NexusModel.KubeGroup}/{NexusModel.KubeApiVersion}");
+
+    private static IEnumerable<ResourceKey> JobOwnerOfPod(InformerFactory informers, V1Pod pod, string kind, string apiVersion)
     {
         if (OwnerReferences.GetController(pod) is not { Kind: "Job" } jobReference
             || informers.Cache<V1Job>().Get(pod.Metadata.NamespaceProperty, jobReference.Name) is not { } job
             || job.Metadata.Uid != jobReference.Uid
-            || OwnerReferences.GetController(job) is not { Kind: Expert.KubeKind } expert
-            || expert.ApiVersion != $"{Expert.KubeGroup}/{Expert.KubeApiVersion}")
+            || OwnerReferences.GetController(job) is not { } owner
+            || owner.Kind != kind
+            || owner.ApiVersion != apiVersion)
         {
             return [];
         }
 
-        return [new ResourceKey(pod.Metadata.NamespaceProperty, expert.Name)];
+        return [new ResourceKey(pod.Metadata.NamespaceProperty, owner.Name)];
     }
 }

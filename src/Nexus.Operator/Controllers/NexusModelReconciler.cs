@@ -1,0 +1,266 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Events;
+using Nexus.Operator.Policies;
+using Nexus.Operator.Runtime;
+using Nexus.Operator.Specs;
+using Nexus.Storage;
+
+namespace Nexus.Operator.Controllers;
+
+/// <summary>
+/// A NexusModel's build and serving: observe (the namespace's Experts, the revision policy's verdict, the build's
+/// artifacts and Jobs, the serving Deployment), decide (<see cref="RevisionPolicy"/>, <see cref="ModelProgress"/>),
+/// apply (create the one build Job the decision asks for, never updating one; create the Deployment and the Service,
+/// and move the Deployment to another revision by a merge patch of only the fields the operator owns), report (status,
+/// only when it changed, and an Event per phase change or failure).
+/// </summary>
+/// <remarks>The Extension path (<see cref="RevisionAction.Extend"/>, <see cref="RevisionAction.AwaitApproval"/>) is
+/// reported but not carried out yet.</remarks>
+public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, OperatorSettings settings, ArtifactStoreFactory stores)
+    : IReconciler<NexusModel>
+{
+    private readonly ArtifactPaths _paths = new(settings);
+
+    public async Task<ReconcileResult> ReconcileAsync(NexusModel model, CancellationToken cancellationToken)
+    {
+        if (Finalizers.IsDeleting(model))
+        {
+            return ReconcileResult.Done;
+        }
+
+        var ns = model.Metadata.NamespaceProperty;
+        ExpertSelectionResult selection;
+        try
+        {
+            selection = ExpertSelector.Resolve(model.Spec.Experts, context.Informers.Cache<Expert>().List(ns));
+        }
+        catch (ArgumentException invalid)
+        {
+            return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+        }
+
+        var policy = RevisionPolicy.Decide(model, selection, activeExtension: null);
+        var now = context.Time.GetUtcNow();
+        BuildDecision? build = null;
+        if (policy.Action == RevisionAction.Build)
+        {
+            BuildObservation observed;
+            try
+            {
+                observed = await ObserveBuildAsync(model, policy, cancellationToken);
+            }
+            catch (ArgumentException invalid)
+            {
+                return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+            }
+
+            if (new[] { observed.Upcycle, observed.Finetune, observed.Evaluate }
+                    .FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, model)) is { } foreign)
+            {
+                return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this NexusModel's (a deleted namesake's, still being collected)");
+            }
+
+            build = ModelProgress.DecideBuild(observed, now, RevisionPolicy.BuildSpecHash(model.Spec));
+            if (build.Create is { } step)
+            {
+                V1Job job;
+                try
+                {
+                    job = StepJob.Build(model, step, model.Spec.Resources, settings);
+                }
+                catch (ArgumentException invalid)
+                {
+                    return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+                }
+
+                await CreateJobAsync(model, job, cancellationToken);
+            }
+        }
+
+        var latest = build?.Built?.Revision ?? (model.Status?.Revisions ?? []).Select(revision => (int?)revision.Revision).Max();
+        var keep = new[] { latest, model.Spec.Revision, model.Status?.ServedRevision }.OfType<int>().ToHashSet();
+        var revisions = ModelProgress.History(model.Status?.Revisions, build?.Built, model.Spec.RevisionHistoryLimit, keep);
+        var serve = ModelProgress.RevisionToServe(model.Spec, revisions);
+
+        V1Deployment? deployment = null;
+        string? endpoint = model.Status?.Endpoint;
+        if (revisions.FirstOrDefault(revision => revision.Revision == serve) is { Model.Uri: { } modelUri } served)
+        {
+            try
+            {
+                deployment = await ApplyServingAsync(model, served.Revision, modelUri, cancellationToken);
+            }
+            catch (NotSupportedException unsupported)
+            {
+                return ReconcileResult.Terminal(Reasons.InvalidSpec, unsupported.Message);
+            }
+
+            endpoint = ServingService.Endpoint(model);
+        }
+
+        var report = new ModelReport(policy, selection, build, revisions, serve, serve, ModelProgress.Serving(deployment), endpoint);
+        var previous = model.Status;
+        var written = await context.Status.UpdateAsync(model, copy => ModelProgress.Apply(copy, report, now), cancellationToken);
+        if (written.Written)
+        {
+            if (build?.Built is { } recorded)
+            {
+                context.Events.Record(written.Resource, EventType.Normal, "RevisionRecorded",
+                    $"Recorded revision {recorded.Revision} ({recorded.Reason}) with experts {string.Join(", ", (recorded.Experts ?? []).Select(e => e.Name))}.");
+            }
+
+            var status = written.Resource.Status;
+            if (status is not null && (previous?.Phase != status.Phase || previous?.Message != status.Message && status.Phase is NexusModelPhase.Failed))
+            {
+                var stalled = Nexus.Api.Conditions.IsTrue(status.Conditions, ConditionTypes.Stalled);
+                var ready = Nexus.Api.Conditions.Get(status.Conditions, ConditionTypes.Ready);
+                context.Events.Record(written.Resource, stalled ? EventType.Warning : EventType.Normal, ready?.Reason ?? policy.Reason, status.Message ?? "");
+            }
+        }
+
+        return ReconcileResult.Done;
+    }
+
+    /// <summary>The build of the next revision: its steps in order, each observed (result from the output's manifest,
+    /// Job and pods from the caches) only once the one before it has its result.</summary>
+    private async Task<BuildObservation> ObserveBuildAsync(NexusModel model, RevisionDecision policy, CancellationToken cancellationToken)
+    {
+        var revision = ModelProgress.NextRevision(model.Status);
+        var inputs = policy.Experts.Select(ExpertInput.From).ToList();
+        var reason = policy.Reason == Reasons.InitialRevision ? RevisionReason.Initial : RevisionReason.Rebuild;
+        var upcycle = await ObserveStepAsync(model, StepCommands.Upcycle(model, revision, inputs, _paths), cancellationToken);
+        var finetune = upcycle.Result is null
+            ? null
+            : await ObserveStepAsync(model, StepCommands.Finetune(model, revision, inputs, _paths), cancellationToken);
+        var evaluate = finetune?.Result is null
+            ? null
+            : await ObserveStepAsync(model, StepCommands.Evaluate(model, revision, inputs, _paths), cancellationToken);
+        var report = evaluate?.Result is { } published ? await ReadReportAsync(evaluate.Step, published.Uri, cancellationToken) : null;
+        return new BuildObservation(revision, reason, policy.Experts, upcycle, finetune, evaluate, report);
+    }
+
+    private async Task<StepObservation> ObserveStepAsync(NexusModel model, StepInvocation step, CancellationToken cancellationToken)
+    {
+        var store = stores(step.OutputUri);
+        ArtifactManifest? manifest;
+        try
+        {
+            manifest = await store.GetManifestAsync(cancellationToken);
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+
+        var job = context.Informers.Cache<V1Job>().Get(model.Metadata.NamespaceProperty, step.JobName);
+        var pods = job?.Metadata.Uid is { } uid ? context.Informers.Cache<V1Pod>().ByOwner(uid) : [];
+        return new StepObservation(step, JobReadings.Result(step, manifest), job, pods);
+    }
+
+    /// <summary>The evaluation report's text, fetched once, when the revision is recorded.</summary>
+    private async Task<string?> ReadReportAsync(StepInvocation step, string uri, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"nexus-report-{Guid.NewGuid():N}");
+        var store = stores(uri);
+        try
+        {
+            var manifest = await store.FetchAsync(folder, cancellationToken);
+            return JobReadings.SingleFile(step, manifest) is { } file
+                ? await File.ReadAllTextAsync(Path.Combine(folder, file.Path), cancellationToken)
+                : null;
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    private async Task CreateJobAsync(NexusModel model, V1Job job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Client.BatchV1.CreateNamespacedJobAsync(job, job.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            context.Events.Record(model, EventType.Normal, "JobCreated", $"Created Job {job.Metadata.Name}.");
+        }
+        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // The name is this model's and revision's: an earlier reconcile created it and the Job cache has not seen it yet.
+        }
+    }
+
+    /// <summary>Creates the Service and the Deployment when missing; a Deployment running another revision (or replica
+    /// count) gets a merge patch of only its template, strategy and replicas, so fields other controllers own (an
+    /// annotation, a sidecar's defaults elsewhere in the spec) are left alone. Returns the cached Deployment.</summary>
+    private async Task<V1Deployment?> ApplyServingAsync(NexusModel model, int revision, string modelUri, CancellationToken cancellationToken)
+    {
+        var ns = model.Metadata.NamespaceProperty;
+        var name = ServingDeployment.Name(model);
+        var desired = ServingDeployment.Build(model, revision, modelUri, settings);
+        if (context.Informers.Cache<V1Service>().Get(ns, name) is null)
+        {
+            await CreateAsync(model, "Service", () => Client.CoreV1.CreateNamespacedServiceAsync(ServingService.Build(model), ns, cancellationToken: cancellationToken));
+        }
+
+        var existing = context.Informers.Cache<V1Deployment>().Get(ns, name);
+        if (existing is null)
+        {
+            await CreateAsync(model, "Deployment", () => Client.AppsV1.CreateNamespacedDeploymentAsync(desired, ns, cancellationToken: cancellationToken));
+            return null;
+        }
+
+        if (!OwnerReferences.IsControlledBy(existing, model))
+        {
+            // Someone else's Deployment of that name: left alone, and not read as this model's serving.
+            return null;
+        }
+
+        var running = ModelProgress.Serving(existing).TemplateRevision;
+        if (running != revision || existing.Spec?.Replicas != desired.Spec.Replicas)
+        {
+            var patch = new JsonObject
+            {
+                ["spec"] = new JsonObject
+                {
+                    ["replicas"] = desired.Spec.Replicas,
+                    ["strategy"] = JsonNode.Parse(KubernetesJson.Serialize(desired.Spec.Strategy)),
+                    ["template"] = JsonNode.Parse(KubernetesJson.Serialize(desired.Spec.Template)),
+                },
+            };
+            var patched = await Client.AppsV1.PatchNamespacedDeploymentAsync(
+                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: cancellationToken);
+            if (running != revision)
+            {
+                context.Events.Record(model, EventType.Normal, Reasons.RollingOut, $"Rolling Deployment {name} from revision {running} to {revision}.");
+            }
+
+            return patched;
+        }
+
+        return existing;
+    }
+
+    private async Task CreateAsync(NexusModel model, string kind, Func<Task> create)
+    {
+        try
+        {
+            await create();
+            context.Events.Record(model, EventType.Normal, $"{kind}Created", $"Created {kind} {ServingDeployment.Name(model)}.");
+        }
+        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Created by an earlier reconcile; the cache has not seen it yet, and its event reconciles the model again.
+        }
+    }
+
+    private IKubernetes Client =>
+        context.Client ?? throw new InvalidOperationException("The NexusModel reconciler needs a Kubernetes client to create Jobs and serving objects.");
+}

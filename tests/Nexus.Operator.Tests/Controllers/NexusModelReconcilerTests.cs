@@ -1,0 +1,350 @@
+using System.Text.Json;
+using k8s;
+using k8s.Models;
+using Nexus.Api;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Caching;
+using Nexus.Operator.Hosting;
+using Nexus.Operator.Specs;
+using Nexus.Storage;
+
+namespace Nexus.Operator.Tests.Controllers;
+
+/// <summary>
+/// The NexusModel controller, registered as <c>nexus-operator run</c> registers it, against the test API server with the
+/// real CRDs and a file:// artifact root. The Experts are given a Ready status through /status (the Expert controller
+/// does not run here); the tests play the Job controller, the worker and the Deployment controller: marking a Job
+/// succeeded first publishes a small fake artifact at its <c>nexus.moe/output</c>, as the step would.
+/// </summary>
+public sealed class NexusModelReconcilerTests : IAsyncLifetime
+{
+    private const string Ns = "default";
+    private const string Model = "demo";
+    private const string Report = """
+        {"model":"m","model_type":"moe","experts":["news","science"],"average_perplexity":11.5,"domains":[
+          {"domain":"news","loss":2.3,"perplexity":10.0,"tokens":4096,"routing":{"per_layer":[[0.9,0.1]],"average":[0.9,0.1],"own_expert":0.9}},
+          {"domain":"science","loss":2.6,"perplexity":13.0,"tokens":4096,"routing":{"per_layer":[[0.2,0.8]],"average":[0.2,0.8],"own_expert":0.8}}]}
+        """;
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"nexus-model-{Guid.NewGuid():N}");
+    private readonly List<(CancellationTokenSource Stop, Task Run, Kubernetes Client)> _operators = [];
+    private Nexus.TestApiServer.TestApiServer _server = null!;
+    private Kubernetes _client = null!;
+
+    private OperatorSettings Settings => new() { ArtifactRoot = $"file://{_root}/artifacts" };
+
+    private string Seed => $"file://{_root}/seed/model";
+
+    public async Task InitializeAsync()
+    {
+        _server = await Nexus.TestApiServer.TestApiServer.StartAsync();
+        _server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
+        _client = _server.CreateClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (stop, run, client) in _operators)
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(10));
+            client.Dispose();
+        }
+
+        _client.Dispose();
+        await _server.DisposeAsync();
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task BuildsRevision1ThroughUpcycleFinetuneEvaluate_ThenServesIt_AndASettledWorldMakesNoWrites()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator();
+        await CreateModelAsync();
+
+        var upcycling = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Upcycling && m.Status.ActiveJob == "demo-upcycle-r1", "Upcycling");
+        Assert.Equal(Reasons.Upcycling, Conditions.Get(upcycling.Status!.Conditions, ConditionTypes.Reconciling)!.Reason);
+        Assert.True(Conditions.IsTrue(upcycling.Status.Conditions, ConditionTypes.ExpertsReady));
+        Assert.Null(await FindJobAsync("demo-finetune-r1"));
+
+        await SucceedAsync("demo-upcycle-r1");
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Finetuning && m.Status.ActiveJob == "demo-finetune-r1", "Finetuning");
+        Assert.Null(await FindJobAsync("demo-evaluate-r1"));
+        var weights = await SucceedAsync("demo-finetune-r1");
+        var evaluating = await WaitForAsync(m => m.Status?.ActiveJob == "demo-evaluate-r1", "Evaluating");
+        Assert.Equal(Reasons.Evaluating, Conditions.Get(evaluating.Status!.Conditions, ConditionTypes.Reconciling)!.Reason);
+        await SucceedAsync("demo-evaluate-r1");
+
+        var rollingOut = await WaitForAsync(m => m.Status?.CurrentRevision == 1 && m.Status.Phase == NexusModelPhase.RollingOut, "rolling out revision 1");
+        var revision = Assert.Single(rollingOut.Status!.Revisions!);
+        Assert.Equal((1, RevisionReason.Initial), (revision.Revision, revision.Reason));
+        Assert.Equal([("news", "news"), ("science", "science")], revision.Experts!.Select(e => (e.Name, e.Domain!)));
+        Assert.All(revision.Experts!, e => Assert.Equal(Sha(e.Name), e.CheckpointSha256));
+        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(rollingOut, 1), revision.Model!.Uri);
+        Assert.Equal(weights, revision.Model.Sha256);
+        Assert.Equal(10.0, revision.Metrics!.Perplexity!["news"]);
+        Assert.Equal(0.8, revision.Metrics.RoutingShare!["science"]);
+        Assert.Equal(8192, revision.Metrics.EvaluatedTokens);
+        Assert.Equal(Nexus.Operator.Policies.RevisionPolicy.BuildSpecHash(rollingOut.Spec), revision.BuildSpecHash);
+        Assert.Null(rollingOut.Status.ServedRevision);
+        // One create per step, each only once the step before it had published (checked above); a Job is never updated.
+        Assert.Equal(["create", "create", "create"], _server.Requests.All.Where(r => r.Resource == "jobs" && r.IsWrite).Select(r => r.Verb));
+
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        Assert.Equal("1", (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision]);
+        Assert.Equal(8080, (await _client.CoreV1.ReadNamespacedServiceAsync(Model, Ns)).Spec.Ports[0].Port);
+
+        _server.Deployments.MakeReady(Ns, Model);
+        var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready");
+        var status = ready.Status!;
+        Assert.Equal((1, 1, 1), (status.CurrentRevision, status.ServedRevision, status.ReadyReplicas));
+        Assert.Equal("http://demo.default.svc:8080", status.Endpoint);
+        Assert.Equal(["news", "science"], status.Experts);
+        Assert.Equal(2, status.ExpertCount);
+        Assert.Null(status.ActiveJob);
+        Assert.True(Conditions.IsTrue(status.Conditions, ConditionTypes.Ready));
+        Assert.True(Conditions.IsTrue(status.Conditions, ConditionTypes.RevisionReady));
+        Assert.True(Conditions.IsTrue(status.Conditions, ConditionTypes.Available));
+        Assert.Equal(Reasons.UpToDate, Conditions.Get(status.Conditions, ConditionTypes.Ready)!.Reason);
+        Assert.Null(Conditions.Get(status.Conditions, ConditionTypes.Reconciling));
+
+        // Settled: a change that is not the spec's reconciles the model again, and nothing is written.
+        await Task.Delay(300);
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+            new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch),
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+        var settled = _server.Requests.Mark();
+        await Task.Delay(500);
+        Assert.Empty(_server.Requests.Writes(settled));
+    }
+
+    [Fact]
+    public async Task ASelectedExpertNotReady_WaitsForExperts_NamingIt_AndCreatesNoJob()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateExpertAsync("science");
+        StartOperator();
+        await CreateModelAsync();
+
+        var waiting = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Pending, "Pending");
+        var reconciling = Conditions.Get(waiting.Status!.Conditions, ConditionTypes.Reconciling)!;
+        Assert.Equal(Reasons.WaitingForExperts, reconciling.Reason);
+        Assert.Contains("science", reconciling.Message);
+        Assert.Equal(Reasons.WaitingForExperts, Conditions.Get(waiting.Status.Conditions, ConditionTypes.Ready)!.Reason);
+        Assert.Equal(Conditions.False, Conditions.Get(waiting.Status.Conditions, ConditionTypes.ExpertsReady)!.Status);
+        await Task.Delay(300);
+        Assert.Equal(0, _server.Requests.Count("create", "jobs"));
+
+        // The Expert becoming Ready reconciles the model, which starts building.
+        await MarkExpertReadyAsync("science");
+        await WaitForAsync(m => m.Status?.ActiveJob == "demo-upcycle-r1", "upcycling once every Expert is Ready");
+    }
+
+    [Fact]
+    public async Task AFailedFinetuneJobFailsTheModelWithTheJobsReason()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator();
+        await CreateModelAsync();
+        await WaitForJobAsync("demo-upcycle-r1");
+        await SucceedAsync("demo-upcycle-r1");
+        await WaitForJobAsync("demo-finetune-r1");
+        _server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
+
+        var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
+        var stalled = Conditions.Get(failed.Status!.Conditions, ConditionTypes.Stalled)!;
+        Assert.Equal(("True", "BackoffLimitExceeded"), (stalled.Status, stalled.Reason));
+        Assert.Contains("Job demo-finetune-r1 failed (BackoffLimitExceeded): pod demo-finetune-r1-", stalled.Message);
+        Assert.Contains("OOMKilled (exit code 137)", stalled.Message);
+        Assert.Null(failed.Status.Revisions);
+        Assert.Null(await FindJobAsync("demo-evaluate-r1"));
+        Assert.Null(await FindDeploymentAsync());
+    }
+
+    [Fact]
+    public async Task ARouterChangeRebuildsAsRevision2_AndTheDeploymentRollsWhileRevision1StaysServed()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator();
+        await CreateModelAsync();
+        await BuildAsync(1);
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        _server.Deployments.MakeReady(Ns, Model);
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+            new V1Patch("""{"spec":{"router":{"topK":2}}}""", V1Patch.PatchType.MergePatch),
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+        var rebuilding = await WaitForAsync(m => m.Status?.ActiveJob == "demo-upcycle-r2", "upcycling revision 2");
+        Assert.Equal((1, 1), (rebuilding.Status!.CurrentRevision, rebuilding.Status.ServedRevision));
+        await BuildAsync(2);
+
+        var rolling = await WaitForAsync(m => m.Status?.CurrentRevision == 2 && m.Status.Phase == NexusModelPhase.RollingOut, "rolling out revision 2");
+        Assert.Equal(1, rolling.Status!.ServedRevision);
+        Assert.Equal([1, 2], rolling.Status.Revisions!.Select(r => r.Revision));
+        Assert.Equal(RevisionReason.Rebuild, rolling.Status.Revisions![1].Reason);
+        Assert.False(Conditions.IsTrue(rolling.Status.Conditions, ConditionTypes.Ready));
+        await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision] == "2", "the Deployment runs revision 2");
+        Assert.Contains(new ArtifactPaths(Settings).RevisionModel(rolling, 2), (await FindDeploymentAsync())!.Spec.Template.Spec.Containers[0].Args);
+        await Task.Delay(200);
+        Assert.Equal(1, (await GetModelAsync()).Status!.ServedRevision);
+
+        _server.Deployments.MakeReady(Ns, Model);
+        var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 2");
+        Assert.Equal((2, 2), (ready.Status!.CurrentRevision, ready.Status.ServedRevision));
+        Assert.True(Conditions.IsTrue(ready.Status.Conditions, ConditionTypes.Ready));
+    }
+
+    private async Task BuildAsync(int revision)
+    {
+        foreach (var step in new[] { "upcycle", "finetune", "evaluate" })
+        {
+            var job = $"demo-{step}-r{revision}";
+            await WaitForJobAsync(job);
+            await SucceedAsync(job);
+        }
+    }
+
+    private void StartOperator()
+    {
+        var client = _server.CreateClient();
+        var host = OperatorHost.CreateBuilder(client)
+            .WatchNamespace(Ns)
+            .WithInformerOptions(new InformerOptions
+            {
+                InitialBackoff = TimeSpan.FromMilliseconds(50),
+                MaxBackoff = TimeSpan.FromMilliseconds(200),
+                ResyncPeriod = TimeSpan.Zero,
+            })
+            .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
+            .AddNexusModelController(Settings)
+            .Build();
+        var stop = new CancellationTokenSource();
+        _operators.Add((stop, Task.Run(() => host.RunAsync(stop.Token)), client));
+    }
+
+    private Task<Expert> CreateExpertAsync(string domain) => _client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
+        new Expert
+        {
+            Metadata = new V1ObjectMeta { Name = domain, NamespaceProperty = Ns, Labels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } },
+            Spec = new ExpertSpec
+            {
+                Domain = domain,
+                Seed = new ArtifactSource { Uri = Seed },
+                Data = new ArtifactSource { Uri = $"file://{_root}/data/{domain}" },
+                Training = new ExpertTraining { Steps = 100 },
+            },
+        },
+        Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
+
+    private async Task CreateReadyExpertAsync(string domain)
+    {
+        await CreateExpertAsync(domain);
+        await MarkExpertReadyAsync(domain);
+    }
+
+    /// <summary>What the Expert controller writes once both artifacts are in the store.</summary>
+    private async Task MarkExpertReadyAsync(string domain)
+    {
+        var folder = $"file://{_root}/artifacts/{Ns}/experts/{domain}";
+        var status = new ExpertStatus
+        {
+            Phase = ExpertPhase.Ready,
+            ObservedGeneration = 1,
+            Artifacts = new ExpertArtifacts
+            {
+                Checkpoint = new ArtifactReference { Uri = $"{folder}/run/model", Sha256 = Sha(domain) },
+                Embedding = new ArtifactReference { Uri = $"{folder}/embedding.json", Sha256 = Sha(domain + "-embedding") },
+            },
+        };
+        Conditions.MarkReady(status, Reasons.Succeeded, "Checkpoint and embedding are in the artifact store.", 1, DateTimeOffset.UtcNow);
+        await _client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
+            new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch),
+            Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, domain);
+    }
+
+    private static string Sha(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    private Task<NexusModel> CreateModelAsync() => _client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
+        new NexusModel
+        {
+            Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns },
+            Spec = new NexusModelSpec
+            {
+                Seed = new ArtifactSource { Uri = Seed },
+                Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
+                Finetune = new FinetuneSpec { Steps = 50 },
+            },
+        },
+        NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
+
+    private Task<NexusModel> GetModelAsync() =>
+        _client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+
+    private async Task<NexusModel> WaitForAsync(Func<NexusModel, bool> condition, string because)
+    {
+        NexusModel? last = null;
+        await Until(async () => condition(last = await GetModelAsync()), $"the model is {because} (last status: {JsonSerializer.Serialize(last?.Status)})");
+        return last!;
+    }
+
+    private async Task<V1Job?> FindJobAsync(string name) =>
+        (await _client.BatchV1.ListNamespacedJobAsync(Ns)).Items.FirstOrDefault(job => job.Metadata.Name == name);
+
+    private async Task<V1Deployment?> FindDeploymentAsync() =>
+        (await _client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == Model);
+
+    private Task WaitForJobAsync(string name) => Until(async () => await FindJobAsync(name) is not null, $"Job {name} exists");
+
+    /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
+    /// SHA-256 of the step's weights (or report).</summary>
+    private async Task<string> SucceedAsync(string jobName)
+    {
+        var job = await _client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
+        var output = job.Metadata.Annotations[Annotations.Output];
+        var sha = job.Metadata.Labels[Labels.Component] switch
+        {
+            "evaluate" => await PublishAsync(output, "evaluation.json", ("evaluation.json", Report)),
+            "finetune" => await PublishAsync(output, "model/model.safetensors",
+                ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"), ("metrics.jsonl", "{}")),
+            _ => await PublishAsync(output, "model.safetensors", ("model.safetensors", $"weights of {jobName}"), ("config.json", "{}")),
+        };
+        _server.Jobs.MarkSucceeded(Ns, jobName);
+        return sha;
+    }
+
+    private async Task<string> PublishAsync(string uri, string result, params (string Path, string Content)[] files)
+    {
+        var staging = Path.Combine(_root, "staging", Guid.NewGuid().ToString("N"));
+        foreach (var (path, content) in files)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(staging, path))!);
+            await File.WriteAllTextAsync(Path.Combine(staging, path), content);
+        }
+
+        var published = await new FileArtifactStore(ArtifactLocation.Parse(uri)).PublishAsync(staging);
+        return published.Manifest.Files.Single(file => file.Path == result).Sha256;
+    }
+
+    private static async Task Until(Func<Task<bool>> condition, string because)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}
