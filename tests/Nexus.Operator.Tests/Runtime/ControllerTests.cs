@@ -112,7 +112,9 @@ public sealed class ControllerTests : IAsyncDisposable
         Assert.Equal(1, status.ObservedGeneration);
 
         // The status write is one more change to look at; after that, nothing is retried however long we wait.
-        await Eventually.WaitUntilAsync(() => _harness.Calls.Count == 2, "the status change was reconciled");
+        // Wait for the second result, not the second call: its Warning must be recorded before the clock moves, or it
+        // would fall outside the de-duplication window and make a second Event.
+        await Eventually.WaitUntilAsync(() => _harness.Results("terminal") == 2, "the status change was reconciled");
         _harness.Time.Advance(TimeSpan.FromMinutes(20));
         await Eventually.QuietPeriod();
         Assert.Equal(2, _harness.Calls.Count);
