@@ -2,7 +2,6 @@ using k8s;
 using k8s.Models;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
-using Nexus.Operator.Caching;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Hosting;
 using Nexus.Operator.Specs;
@@ -15,55 +14,25 @@ namespace Nexus.Operator.Tests.Controllers;
 /// CRDs and a file:// artifact root. The tests play the Job controller and the worker: marking a Job succeeded first
 /// publishes a small fake artifact at the Job's <c>nexus.moe/output</c>, as the step would.
 /// </summary>
-public sealed class ExpertReconcilerTests : IAsyncLifetime
+public sealed class ExpertReconcilerTests : LifecycleTest
 {
-    private const string Ns = "default";
-    private readonly string _root = Path.Combine(Path.GetTempPath(), $"nexus-expert-{Guid.NewGuid():N}");
-    private readonly List<(CancellationTokenSource Stop, Task Run, Kubernetes Client)> _operators = [];
-    private Nexus.TestApiServer.TestApiServer _server = null!;
-    private Kubernetes _client = null!;
-
-    private OperatorSettings Settings => new() { ArtifactRoot = $"file://{_root}/artifacts" };
-
-    public async Task InitializeAsync()
-    {
-        _server = await Nexus.TestApiServer.TestApiServer.StartAsync();
-        _server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
-        _client = _server.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var (stop, run, client) in _operators)
-        {
-            await StopAsync(stop, run, client);
-        }
-
-        _client.Dispose();
-        await _server.DisposeAsync();
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
-
     [Fact]
     public async Task TrainsThenEmbeds_ThenIsReadyWithBothArtifacts_AndASettledWorldMakesNoWrites()
     {
-        StartOperator();
+        StartOperator(host => host.AddNexusControllers(Settings));
         await CreateExpertAsync();
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Pending && e.Status.ActiveJob == "news-train-g1", "Pending on its train Job");
         Assert.Contains(ExpertReconciler.ArtifactsFinalizer, (await GetExpertAsync()).Metadata.Finalizers);
         Assert.Null(await FindJobAsync("news-embed-g1"));
 
-        _server.Jobs.MarkRunning(Ns, "news-train-g1");
+        Server.Jobs.MarkRunning(Ns, "news-train-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Training, "Training");
 
         var weights = await SucceedAsync("news-train-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Embedding && e.Status.ActiveJob == "news-embed-g1", "Embedding");
         Assert.True(Conditions.IsTrue((await GetExpertAsync()).Status!.Conditions, ConditionTypes.CheckpointReady));
 
-        _server.Jobs.MarkRunning(Ns, "news-embed-g1");
+        Server.Jobs.MarkRunning(Ns, "news-embed-g1");
         var embedding = await SucceedAsync("news-embed-g1");
         var ready = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
 
@@ -79,26 +48,26 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         Assert.NotNull(status.CompletionTime);
         Assert.Null(status.ActiveJob);
         // Two Jobs made; a create answered 409 (the Job cache lagging behind a busy machine) made nothing.
-        Assert.Equal(2, _server.Requests.Count(record => record is { Verb: "create", Resource: "jobs", StatusCode: 201 }));
-        Assert.Equal(2, _server.List("batch/v1", "jobs", Ns).Count);
+        Assert.Equal(2, Server.Requests.Count(record => record is { Verb: "create", Resource: "jobs", StatusCode: 201 }));
+        Assert.Equal(2, Server.List("batch/v1", "jobs", Ns).Count);
 
         // Settled: a change that is not the spec's reconciles the Expert again, and nothing is written.
         await Task.Delay(300);
-        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<Expert>(
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync<Expert>(
             new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch),
             Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
-        var settled = _server.Requests.Mark();
+        var settled = Server.Requests.Mark();
         await Task.Delay(500);
-        Assert.Empty(_server.Requests.Writes(settled));
+        Assert.Empty(Server.Requests.Writes(settled));
     }
 
     [Fact]
     public async Task AnOomKilledPodFailsTheExpertWithThatReason_AndANewGenerationRecovers()
     {
-        StartOperator();
+        StartOperator(host => host.AddNexusControllers(Settings));
         await CreateExpertAsync();
         await WaitForJobAsync("news-train-g1");
-        _server.Jobs.MarkFailed(Ns, "news-train-g1", exitCode: 137, podReason: "OOMKilled");
+        Server.Jobs.MarkFailed(Ns, "news-train-g1", exitCode: 137, podReason: "OOMKilled");
 
         var failed = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Failed, "Failed");
         var stalled = Conditions.Get(failed.Status!.Conditions, ConditionTypes.Stalled)!;
@@ -108,7 +77,7 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         Assert.Equal(stalled.Reason, Conditions.Get(failed.Status.Conditions, ConditionTypes.Ready)!.Reason);
 
         // The fix is a spec change: the new generation has its own Job and starts afresh.
-        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<Expert>(
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync<Expert>(
             new V1Patch("""{"spec":{"resources":{"memory":"8Gi"}}}""", V1Patch.PatchType.MergePatch),
             Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
         var recovering = await WaitForAsync(
@@ -123,10 +92,10 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task AnImagePullBackOffStallsTheExpertWhileItsJobRuns()
     {
-        StartOperator();
+        StartOperator(host => host.AddNexusControllers(Settings));
         await CreateExpertAsync();
         await WaitForJobAsync("news-train-g1");
-        _server.Jobs.MarkPodWaiting(Ns, "news-train-g1", "ImagePullBackOff", "Back-off pulling image \"nexus-worker:0.1.0\"");
+        Server.Jobs.MarkPodWaiting(Ns, "news-train-g1", "ImagePullBackOff", "Back-off pulling image \"nexus-worker:0.1.0\"");
 
         var stuck = await WaitForAsync(e => Conditions.IsTrue(e.Status?.Conditions, ConditionTypes.Stalled), "Stalled");
         var stalled = Conditions.Get(stuck.Status!.Conditions, ConditionTypes.Stalled)!;
@@ -143,9 +112,9 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         // The train Job ran and was deleted by its TTL before this operator started: only its artifact is left.
         var expert = await CreateExpertAsync();
         var run = StepCommands.Train(expert, new ArtifactPaths(Settings)).OutputUri;
-        var weights = await PublishAsync(run, ("model/model.safetensors", "weights"), ("model/config.json", "{}"));
+        var weights = await PublishAsync(run, "model/model.safetensors", ("model/model.safetensors", "weights"), ("model/config.json", "{}"));
 
-        StartOperator();
+        StartOperator(host => host.AddNexusControllers(Settings));
         var embedding = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Embedding, "Embedding");
         Assert.Equal(weights, embedding.Status!.Artifacts!.Checkpoint!.Sha256);
         await WaitForJobAsync("news-embed-g1");
@@ -154,19 +123,19 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         // Restarted again with both artifacts in place: Ready, still without a train Job.
         await SucceedAsync("news-embed-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
-        await StopAsync(_operators[0].Stop, _operators[0].Run, _operators[0].Client);
-        await _client.BatchV1.DeleteNamespacedJobAsync("news-embed-g1", Ns);
-        var creates = _server.Requests.Count("create", "jobs");
-        StartOperator();
+        await Operators[0].StopAsync();
+        await Client.BatchV1.DeleteNamespacedJobAsync("news-embed-g1", Ns);
+        var creates = Server.Requests.Count("create", "jobs");
+        StartOperator(host => host.AddNexusControllers(Settings));
         await Task.Delay(500);
-        Assert.Equal(creates, _server.Requests.Count("create", "jobs"));
+        Assert.Equal(creates, Server.Requests.Count("create", "jobs"));
         Assert.Equal(ExpertPhase.Ready, (await GetExpertAsync()).Status!.Phase);
     }
 
     [Fact]
     public async Task DeletingAnExpertRemovesItsArtifacts_ThenItsFinalizer()
     {
-        StartOperator();
+        StartOperator(host => host.AddNexusControllers(Settings));
         var expert = await CreateExpertAsync();
         await WaitForJobAsync("news-train-g1");
         await SucceedAsync("news-train-g1");
@@ -176,7 +145,7 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         var folder = new ArtifactPaths(Settings).ExpertFolder(expert)["file://".Length..];
         Assert.True(File.Exists(Path.Combine(folder, "run", ArtifactManifest.FileName)));
 
-        await _client.CustomObjects.DeleteNamespacedCustomObjectAsync(Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
 
         await Until(async () => (await TryGetExpertAsync()) is null, "the Expert is gone");
         Assert.False(File.Exists(Path.Combine(folder, "run", ArtifactManifest.FileName)));
@@ -184,45 +153,15 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         Assert.Empty(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories));
     }
 
-    private void StartOperator()
-    {
-        var client = _server.CreateClient();
-        var host = OperatorHost.CreateBuilder(client)
-            .WatchNamespace(Ns)
-            .WithInformerOptions(new InformerOptions
-            {
-                InitialBackoff = TimeSpan.FromMilliseconds(50),
-                MaxBackoff = TimeSpan.FromMilliseconds(200),
-                ResyncPeriod = TimeSpan.Zero,
-            })
-            .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
-            .AddNexusControllers(Settings)
-            .Build();
-        var stop = new CancellationTokenSource();
-        _operators.Add((stop, Task.Run(() => host.RunAsync(stop.Token)), client));
-    }
-
-    private static async Task StopAsync(CancellationTokenSource stop, Task run, Kubernetes client)
-    {
-        if (stop.IsCancellationRequested)
-        {
-            return;
-        }
-
-        await stop.CancelAsync();
-        await run.WaitAsync(TimeSpan.FromSeconds(10));
-        client.Dispose();
-    }
-
-    private Task<Expert> CreateExpertAsync() => _client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
+    private Task<Expert> CreateExpertAsync() => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
         new Expert
         {
             Metadata = new V1ObjectMeta { Name = "news", NamespaceProperty = Ns },
             Spec = new ExpertSpec
             {
                 Domain = "news",
-                Seed = new ArtifactSource { Uri = $"file://{_root}/seed/model" },
-                Data = new ArtifactSource { Uri = $"file://{_root}/data/news" },
+                Seed = new ArtifactSource { Uri = $"file://{Root}/seed/model" },
+                Data = new ArtifactSource { Uri = $"file://{Root}/data/news" },
                 Training = new ExpertTraining { Steps = 100 },
                 Resources = new WorkloadResources { Cpu = new ResourceQuantity("1"), Memory = new ResourceQuantity("2Gi") },
             },
@@ -230,7 +169,7 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
 
     private Task<Expert> GetExpertAsync() =>
-        _client.CustomObjects.GetNamespacedCustomObjectAsync<Expert>(Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
+        Client.CustomObjects.GetNamespacedCustomObjectAsync<Expert>(Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
 
     private async Task<Expert?> TryGetExpertAsync()
     {
@@ -251,51 +190,16 @@ public sealed class ExpertReconcilerTests : IAsyncLifetime
         return last!;
     }
 
-    private async Task<V1Job?> FindJobAsync(string name) =>
-        (await _client.BatchV1.ListNamespacedJobAsync(Ns)).Items.FirstOrDefault(job => job.Metadata.Name == name);
-
-    private Task WaitForJobAsync(string name) => Until(async () => await FindJobAsync(name) is not null, $"Job {name} exists");
-
     /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
     /// SHA-256 of the step's result file (the weights, or the embedding).</summary>
     private async Task<string> SucceedAsync(string jobName)
     {
-        var job = await _client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
+        var job = await Client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
         var output = job.Metadata.Annotations[Annotations.Output];
         var sha = job.Metadata.Labels[Labels.Component] == "embed"
-            ? await PublishAsync(output, ("embedding.json", "[0.1, 0.2, 0.3]"))
-            : await PublishAsync(output, ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"));
-        _server.Jobs.MarkSucceeded(Ns, jobName);
+            ? await PublishAsync(output, "embedding.json", ("embedding.json", "[0.1, 0.2, 0.3]"))
+            : await PublishAsync(output, "model/model.safetensors", ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"));
+        Server.Jobs.MarkSucceeded(Ns, jobName);
         return sha;
     }
-
-    private async Task<string> PublishAsync(string uri, params (string Path, string Content)[] files)
-    {
-        var staging = Path.Combine(_root, "staging", Guid.NewGuid().ToString("N"));
-        foreach (var (path, content) in files)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(staging, path))!);
-            await File.WriteAllTextAsync(Path.Combine(staging, path), content);
-        }
-
-        var published = await new FileArtifactStore(ArtifactLocation.Parse(uri)).PublishAsync(staging);
-        return published.Manifest.Files[0].Path.EndsWith("config.json", StringComparison.Ordinal)
-            ? published.Manifest.Files[1].Sha256
-            : published.Manifest.Files[0].Sha256;
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
 }

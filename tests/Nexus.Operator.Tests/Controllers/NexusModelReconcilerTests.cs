@@ -3,10 +3,8 @@ using k8s;
 using k8s.Models;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
-using Nexus.Operator.Caching;
 using Nexus.Operator.Hosting;
 using Nexus.Operator.Specs;
-using Nexus.Storage;
 
 namespace Nexus.Operator.Tests.Controllers;
 
@@ -16,9 +14,8 @@ namespace Nexus.Operator.Tests.Controllers;
 /// does not run here); the tests play the Job controller, the worker and the Deployment controller: marking a Job
 /// succeeded first publishes a small fake artifact at its <c>nexus.moe/output</c>, as the step would.
 /// </summary>
-public sealed class NexusModelReconcilerTests : IAsyncLifetime
+public sealed class NexusModelReconcilerTests : LifecycleTest
 {
-    private const string Ns = "default";
     private const string Model = "demo";
     private const string Report = """
         {"model":"m","model_type":"moe","experts":["news","science"],"average_perplexity":11.5,"domains":[
@@ -26,45 +23,14 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
           {"domain":"science","loss":2.6,"perplexity":13.0,"tokens":4096,"routing":{"per_layer":[[0.2,0.8]],"average":[0.2,0.8],"own_expert":0.8}}]}
         """;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), $"nexus-model-{Guid.NewGuid():N}");
-    private readonly List<(CancellationTokenSource Stop, Task Run, Kubernetes Client)> _operators = [];
-    private Nexus.TestApiServer.TestApiServer _server = null!;
-    private Kubernetes _client = null!;
-
-    private OperatorSettings Settings => new() { ArtifactRoot = $"file://{_root}/artifacts" };
-
-    private string Seed => $"file://{_root}/seed/model";
-
-    public async Task InitializeAsync()
-    {
-        _server = await Nexus.TestApiServer.TestApiServer.StartAsync();
-        _server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
-        _client = _server.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var (stop, run, client) in _operators)
-        {
-            await stop.CancelAsync();
-            await run.WaitAsync(TimeSpan.FromSeconds(10));
-            client.Dispose();
-        }
-
-        _client.Dispose();
-        await _server.DisposeAsync();
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    private string Seed => $"file://{Root}/seed/model";
 
     [Fact]
     public async Task BuildsRevision1ThroughUpcycleFinetuneEvaluate_ThenServesIt_AndASettledWorldMakesNoWrites()
     {
         await CreateReadyExpertAsync("news");
         await CreateReadyExpertAsync("science");
-        StartOperator();
+        StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
 
         var upcycling = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Upcycling && m.Status.ActiveJob == "demo-upcycle-r1", "Upcycling");
@@ -93,13 +59,13 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         Assert.Equal(Nexus.Operator.Policies.RevisionPolicy.BuildSpecHash(rollingOut.Spec), revision.BuildSpecHash);
         Assert.Null(rollingOut.Status.ServedRevision);
         // One create per step, each only once the step before it had published (checked above); a Job is never updated.
-        Assert.Equal(["create", "create", "create"], _server.Requests.All.Where(r => r.Resource == "jobs" && r.IsWrite).Select(r => r.Verb));
+        Assert.Equal(["create", "create", "create"], Server.Requests.All.Where(r => r.Resource == "jobs" && r.IsWrite).Select(r => r.Verb));
 
         await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
         Assert.Equal("1", (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision]);
-        Assert.Equal(8080, (await _client.CoreV1.ReadNamespacedServiceAsync(Model, Ns)).Spec.Ports[0].Port);
+        Assert.Equal(8080, (await Client.CoreV1.ReadNamespacedServiceAsync(Model, Ns)).Spec.Ports[0].Port);
 
-        _server.Deployments.MakeReady(Ns, Model);
+        Server.Deployments.MakeReady(Ns, Model);
         var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready");
         var status = ready.Status!;
         Assert.Equal((1, 1, 1), (status.CurrentRevision, status.ServedRevision, status.ReadyReplicas));
@@ -115,12 +81,12 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
 
         // Settled: a change that is not the spec's reconciles the model again, and nothing is written.
         await Task.Delay(300);
-        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
             new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch),
             NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
-        var settled = _server.Requests.Mark();
+        var settled = Server.Requests.Mark();
         await Task.Delay(500);
-        Assert.Empty(_server.Requests.Writes(settled));
+        Assert.Empty(Server.Requests.Writes(settled));
     }
 
     [Fact]
@@ -128,7 +94,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
     {
         await CreateReadyExpertAsync("news");
         await CreateExpertAsync("science");
-        StartOperator();
+        StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
 
         var waiting = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Pending, "Pending");
@@ -138,7 +104,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         Assert.Equal(Reasons.WaitingForExperts, Conditions.Get(waiting.Status.Conditions, ConditionTypes.Ready)!.Reason);
         Assert.Equal(Conditions.False, Conditions.Get(waiting.Status.Conditions, ConditionTypes.ExpertsReady)!.Status);
         await Task.Delay(300);
-        Assert.Equal(0, _server.Requests.Count("create", "jobs"));
+        Assert.Equal(0, Server.Requests.Count("create", "jobs"));
 
         // The Expert becoming Ready reconciles the model, which starts building.
         await MarkExpertReadyAsync("science");
@@ -150,12 +116,12 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
     {
         await CreateReadyExpertAsync("news");
         await CreateReadyExpertAsync("science");
-        StartOperator();
+        StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await WaitForJobAsync("demo-upcycle-r1");
         await SucceedAsync("demo-upcycle-r1");
         await WaitForJobAsync("demo-finetune-r1");
-        _server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
+        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
 
         var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
         var stalled = Conditions.Get(failed.Status!.Conditions, ConditionTypes.Stalled)!;
@@ -172,14 +138,14 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
     {
         await CreateReadyExpertAsync("news");
         await CreateReadyExpertAsync("science");
-        StartOperator();
+        StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await BuildAsync(1);
         await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
-        _server.Deployments.MakeReady(Ns, Model);
+        Server.Deployments.MakeReady(Ns, Model);
         await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
 
-        await _client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
             new V1Patch("""{"spec":{"router":{"topK":2}}}""", V1Patch.PatchType.MergePatch),
             NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
         var rebuilding = await WaitForAsync(m => m.Status?.ActiveJob == "demo-upcycle-r2", "upcycling revision 2");
@@ -196,7 +162,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         await Task.Delay(200);
         Assert.Equal(1, (await GetModelAsync()).Status!.ServedRevision);
 
-        _server.Deployments.MakeReady(Ns, Model);
+        Server.Deployments.MakeReady(Ns, Model);
         var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 2");
         Assert.Equal((2, 2), (ready.Status!.CurrentRevision, ready.Status.ServedRevision));
         Assert.True(Conditions.IsTrue(ready.Status.Conditions, ConditionTypes.Ready));
@@ -212,25 +178,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         }
     }
 
-    private void StartOperator()
-    {
-        var client = _server.CreateClient();
-        var host = OperatorHost.CreateBuilder(client)
-            .WatchNamespace(Ns)
-            .WithInformerOptions(new InformerOptions
-            {
-                InitialBackoff = TimeSpan.FromMilliseconds(50),
-                MaxBackoff = TimeSpan.FromMilliseconds(200),
-                ResyncPeriod = TimeSpan.Zero,
-            })
-            .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
-            .AddNexusModelController(Settings)
-            .Build();
-        var stop = new CancellationTokenSource();
-        _operators.Add((stop, Task.Run(() => host.RunAsync(stop.Token)), client));
-    }
-
-    private Task<Expert> CreateExpertAsync(string domain) => _client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
+    private Task<Expert> CreateExpertAsync(string domain) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
         new Expert
         {
             Metadata = new V1ObjectMeta { Name = domain, NamespaceProperty = Ns, Labels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } },
@@ -238,7 +186,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
             {
                 Domain = domain,
                 Seed = new ArtifactSource { Uri = Seed },
-                Data = new ArtifactSource { Uri = $"file://{_root}/data/{domain}" },
+                Data = new ArtifactSource { Uri = $"file://{Root}/data/{domain}" },
                 Training = new ExpertTraining { Steps = 100 },
             },
         },
@@ -253,7 +201,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
     /// <summary>What the Expert controller writes once both artifacts are in the store.</summary>
     private async Task MarkExpertReadyAsync(string domain)
     {
-        var folder = $"file://{_root}/artifacts/{Ns}/experts/{domain}";
+        var folder = $"file://{Root}/artifacts/{Ns}/experts/{domain}";
         var status = new ExpertStatus
         {
             Phase = ExpertPhase.Ready,
@@ -265,7 +213,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
             },
         };
         Conditions.MarkReady(status, Reasons.Succeeded, "Checkpoint and embedding are in the artifact store.", 1, DateTimeOffset.UtcNow);
-        await _client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
+        await Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
             new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch),
             Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, domain);
     }
@@ -273,7 +221,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
     private static string Sha(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
-    private Task<NexusModel> CreateModelAsync() => _client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
+    private Task<NexusModel> CreateModelAsync() => Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
         new NexusModel
         {
             Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns },
@@ -287,7 +235,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
 
     private Task<NexusModel> GetModelAsync() =>
-        _client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+        Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
 
     private async Task<NexusModel> WaitForAsync(Func<NexusModel, bool> condition, string because)
     {
@@ -296,19 +244,14 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
         return last!;
     }
 
-    private async Task<V1Job?> FindJobAsync(string name) =>
-        (await _client.BatchV1.ListNamespacedJobAsync(Ns)).Items.FirstOrDefault(job => job.Metadata.Name == name);
-
     private async Task<V1Deployment?> FindDeploymentAsync() =>
-        (await _client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == Model);
-
-    private Task WaitForJobAsync(string name) => Until(async () => await FindJobAsync(name) is not null, $"Job {name} exists");
+        (await Client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == Model);
 
     /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
     /// SHA-256 of the step's weights (or report).</summary>
     private async Task<string> SucceedAsync(string jobName)
     {
-        var job = await _client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
+        var job = await Client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
         var output = job.Metadata.Annotations[Annotations.Output];
         var sha = job.Metadata.Labels[Labels.Component] switch
         {
@@ -317,34 +260,7 @@ public sealed class NexusModelReconcilerTests : IAsyncLifetime
                 ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"), ("metrics.jsonl", "{}")),
             _ => await PublishAsync(output, "model.safetensors", ("model.safetensors", $"weights of {jobName}"), ("config.json", "{}")),
         };
-        _server.Jobs.MarkSucceeded(Ns, jobName);
+        Server.Jobs.MarkSucceeded(Ns, jobName);
         return sha;
-    }
-
-    private async Task<string> PublishAsync(string uri, string result, params (string Path, string Content)[] files)
-    {
-        var staging = Path.Combine(_root, "staging", Guid.NewGuid().ToString("N"));
-        foreach (var (path, content) in files)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(staging, path))!);
-            await File.WriteAllTextAsync(Path.Combine(staging, path), content);
-        }
-
-        var published = await new FileArtifactStore(ArtifactLocation.Parse(uri)).PublishAsync(staging);
-        return published.Manifest.Files.Single(file => file.Path == result).Sha256;
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await Task.Delay(20);
-        }
     }
 }

@@ -131,19 +131,8 @@ public abstract class IntegrationTest : IAsyncLifetime
             && ready.ObservedGeneration == widget.Metadata.Generation;
     }
 
-    protected static async Task UntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await Task.Delay(10);
-        }
-    }
+    protected static Task UntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null) =>
+        Eventually.WaitUntilAsync(condition, because, timeout ?? TimeSpan.FromSeconds(10));
 
     public sealed class Replica(Kubernetes client, bool holdFinalizer)
     {

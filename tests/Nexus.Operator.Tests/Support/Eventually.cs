@@ -21,6 +21,22 @@ public static class Eventually
         }
     }
 
+    /// <summary>As <see cref="WaitUntilAsync(Func{bool}, string, TimeSpan?)"/>, for a condition that has to ask (the API
+    /// server, say).</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>Gives other threads a moment to do something they should not; for asserting that nothing happens.</summary>
     public static Task QuietPeriod() => Task.Delay(50);
 }
