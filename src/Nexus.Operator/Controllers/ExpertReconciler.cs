@@ -22,6 +22,7 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
     public const string ArtifactsFinalizer = "nexus.moe/artifacts";
 
     private readonly ArtifactPaths _paths = new(settings);
+    private readonly StepObserver _steps = new(context.Informers, stores);
 
     public async Task<ReconcileResult> ReconcileAsync(Expert expert, CancellationToken cancellationToken)
     {
@@ -50,10 +51,10 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
             return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
         }
 
-        var checkpoint = await ObserveAsync(expert, checkpointStep, expert.Status?.Artifacts?.Checkpoint, cancellationToken);
+        var checkpoint = await _steps.ObserveAsync(expert.Metadata.NamespaceProperty, checkpointStep, expert.Status?.Artifacts?.Checkpoint, cancellationToken);
         var embedding = checkpoint.Result is null
             ? null
-            : await ObserveAsync(expert, embedStep, expert.Status?.Artifacts?.Embedding, cancellationToken);
+            : await _steps.ObserveAsync(expert.Metadata.NamespaceProperty, embedStep, expert.Status?.Artifacts?.Embedding, cancellationToken);
         if (new[] { checkpoint, embedding }.FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, expert)) is { } foreign)
         {
             return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this Expert's (a deleted namesake's, still being collected)");
@@ -85,31 +86,6 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
         }
 
         return ReconcileResult.Done;
-    }
-
-    /// <summary>The step's result (recorded in the status for this generation's location, or read from the store's
-    /// manifest), its Job from the cache and that Job's pods.</summary>
-    private async Task<StepObservation> ObserveAsync(Expert expert, StepInvocation step, ArtifactReference? recorded, CancellationToken cancellationToken)
-    {
-        var result = recorded is { Sha256.Length: > 0 } && recorded.Uri == ExpertProgress.ResultUri(step)
-            ? recorded
-            : ExpertProgress.Result(step, await ReadManifestAsync(step.OutputUri, cancellationToken));
-        var job = context.Informers.Cache<V1Job>().Get(expert.Metadata.NamespaceProperty, step.JobName);
-        var pods = job?.Metadata.Uid is { } uid ? context.Informers.Cache<V1Pod>().ByOwner(uid) : [];
-        return new StepObservation(step, result, job, pods);
-    }
-
-    private async Task<ArtifactManifest?> ReadManifestAsync(string uri, CancellationToken cancellationToken)
-    {
-        var store = stores(uri);
-        try
-        {
-            return await store.GetManifestAsync(cancellationToken);
-        }
-        finally
-        {
-            (store as IDisposable)?.Dispose();
-        }
     }
 
     private async Task CreateJobAsync(Expert expert, V1Job job, CancellationToken cancellationToken)

@@ -25,6 +25,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
     : IReconciler<NexusModel>
 {
     private readonly ArtifactPaths _paths = new(settings);
+    private readonly StepObserver _steps = new(context.Informers, stores);
 
     public async Task<ReconcileResult> ReconcileAsync(NexusModel model, CancellationToken cancellationToken)
     {
@@ -133,33 +134,15 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         var revision = ModelProgress.NextRevision(model.Status);
         var inputs = policy.Experts.Select(ExpertInput.From).ToList();
         var reason = policy.Reason == Reasons.InitialRevision ? RevisionReason.Initial : RevisionReason.Rebuild;
-        var upcycle = await ObserveStepAsync(model, StepCommands.Upcycle(model, revision, inputs, _paths), cancellationToken);
+        var upcycle = await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Upcycle(model, revision, inputs, _paths), recorded: null, cancellationToken);
         var finetune = upcycle.Result is null
             ? null
-            : await ObserveStepAsync(model, StepCommands.Finetune(model, revision, inputs, _paths), cancellationToken);
+            : await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Finetune(model, revision, inputs, _paths), recorded: null, cancellationToken);
         var evaluate = finetune?.Result is null
             ? null
-            : await ObserveStepAsync(model, StepCommands.Evaluate(model, revision, inputs, _paths), cancellationToken);
+            : await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Evaluate(model, revision, inputs, _paths), recorded: null, cancellationToken);
         var report = evaluate?.Result is { } published ? await ReadReportAsync(evaluate.Step, published.Uri, cancellationToken) : null;
         return new BuildObservation(revision, reason, policy.Experts, upcycle, finetune, evaluate, report);
-    }
-
-    private async Task<StepObservation> ObserveStepAsync(NexusModel model, StepInvocation step, CancellationToken cancellationToken)
-    {
-        var store = stores(step.OutputUri);
-        ArtifactManifest? manifest;
-        try
-        {
-            manifest = await store.GetManifestAsync(cancellationToken);
-        }
-        finally
-        {
-            (store as IDisposable)?.Dispose();
-        }
-
-        var job = context.Informers.Cache<V1Job>().Get(model.Metadata.NamespaceProperty, step.JobName);
-        var pods = job?.Metadata.Uid is { } uid ? context.Informers.Cache<V1Pod>().ByOwner(uid) : [];
-        return new StepObservation(step, JobReadings.Result(step, manifest), job, pods);
     }
 
     /// <summary>The evaluation report's text, fetched once, when the revision is recorded.</summary>

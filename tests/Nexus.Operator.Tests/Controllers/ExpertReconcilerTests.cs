@@ -69,7 +69,11 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         await WaitForJobAsync("news-train-g1");
         Server.Jobs.MarkFailed(Ns, "news-train-g1", exitCode: 137, podReason: "OOMKilled");
 
-        var failed = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Failed, "Failed");
+        // The Job's and the pod's watch events arrive in either order: the message names the pod once both have.
+        var failed = await WaitForAsync(
+            e => e.Status?.Phase == ExpertPhase.Failed
+                 && Conditions.Get(e.Status.Conditions, ConditionTypes.Stalled)?.Message.Contains("OOMKilled", StringComparison.Ordinal) == true,
+            "Failed with the pod's reason");
         var stalled = Conditions.Get(failed.Status!.Conditions, ConditionTypes.Stalled)!;
         Assert.Equal(("True", "BackoffLimitExceeded"), (stalled.Status, stalled.Reason));
         Assert.Contains("Job news-train-g1 failed (BackoffLimitExceeded): pod news-train-g1-", stalled.Message);
@@ -104,6 +108,35 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         Assert.Equal(ExpertPhase.Training, stuck.Status.Phase);
         Assert.Equal("news-train-g1", stuck.Status.ActiveJob);
         Assert.NotNull(await FindJobAsync("news-train-g1"));
+    }
+
+    [Fact]
+    public async Task WhileItsJobRuns_AStepsOutputIsNotReadAgainOnEveryReconcile()
+    {
+        var reads = 0;
+        ArtifactStoreFactory counting = uri =>
+        {
+            Interlocked.Increment(ref reads);
+            return ArtifactStores.Default(uri);
+        };
+        StartOperator(host => host.AddExpertController(Settings, counting));
+        await CreateExpertAsync();
+        await WaitForJobAsync("news-train-g1");
+        Server.Jobs.MarkRunning(Ns, "news-train-g1");
+        await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Training, "Training");
+        var before = Volatile.Read(ref reads);
+
+        var reconciles = Operators[0].Host.Metrics.ReconcileTotal.WithLabels(Expert.KubeKind, "done");
+        foreach (var touch in new[] { "a", "b", "c" })
+        {
+            var done = reconciles.Value;
+            await Client.CustomObjects.PatchNamespacedCustomObjectAsync<Expert>(
+                new V1Patch(KubernetesJson.Serialize(new { metadata = new { labels = new Dictionary<string, string> { ["touch"] = touch } } }), V1Patch.PatchType.MergePatch),
+                Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, "news");
+            await Until(() => Task.FromResult(reconciles.Value > done), $"the touch {touch} was reconciled");
+        }
+
+        Assert.Equal(before, Volatile.Read(ref reads));
     }
 
     [Fact]

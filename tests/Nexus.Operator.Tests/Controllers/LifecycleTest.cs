@@ -68,7 +68,7 @@ public abstract class LifecycleTest : IAsyncLifetime
                 .WithLeaderElection(new LeaderElectionOptions { Enabled = false }))
             .Build();
         var stop = new CancellationTokenSource();
-        _operators.Add(new RunningOperator(stop, Task.Run(() => host.RunAsync(stop.Token)), client));
+        _operators.Add(new RunningOperator(host, stop, Task.Run(() => host.RunAsync(stop.Token)), client));
     }
 
     protected async Task<V1Job?> FindJobAsync(string name) =>
@@ -95,7 +95,7 @@ public abstract class LifecycleTest : IAsyncLifetime
         Eventually.WaitUntilAsync(condition, because, TimeSpan.FromSeconds(10));
 
     /// <summary>An operator the test started; stopping it twice is harmless.</summary>
-    protected sealed record RunningOperator(CancellationTokenSource Stop, Task Run, Kubernetes Client)
+    protected sealed record RunningOperator(OperatorHost Host, CancellationTokenSource Stop, Task Run, Kubernetes Client)
     {
         public async Task StopAsync()
         {

@@ -123,7 +123,11 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         await WaitForJobAsync("demo-finetune-r1");
         Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
 
-        var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
+        // The Job's and the pod's watch events arrive in either order: the message names the pod once both have.
+        var failed = await WaitForAsync(
+            m => m.Status?.Phase == NexusModelPhase.Failed
+                 && Conditions.Get(m.Status.Conditions, ConditionTypes.Stalled)?.Message.Contains("OOMKilled", StringComparison.Ordinal) == true,
+            "Failed with the pod's reason");
         var stalled = Conditions.Get(failed.Status!.Conditions, ConditionTypes.Stalled)!;
         Assert.Equal(("True", "BackoffLimitExceeded"), (stalled.Status, stalled.Reason));
         Assert.Contains("Job demo-finetune-r1 failed (BackoffLimitExceeded): pod demo-finetune-r1-", stalled.Message);

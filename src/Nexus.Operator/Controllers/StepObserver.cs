@@ -1,0 +1,46 @@
+using k8s.Models;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Caching;
+using Nexus.Operator.Specs;
+using Nexus.Storage;
+
+namespace Nexus.Operator.Controllers;
+
+/// <summary>Observes one step for any owner: its Job and that Job's pods from the caches, and its result.</summary>
+public sealed class StepObserver(InformerFactory informers, ArtifactStoreFactory stores)
+{
+    /// <summary>
+    /// The step's result is the one already recorded in the owner's status for this step's location, or else what its
+    /// output's manifest lists — read only while no Job exists (the TTL deleted it, or the operator restarted: the step
+    /// must not run again) or once the Job has finished. A running step publishes its result before its Job completes,
+    /// so reading the store meanwhile would only cost a request per reconcile.
+    /// </summary>
+    public async Task<StepObservation> ObserveAsync(
+        string? @namespace, StepInvocation step, ArtifactReference? recorded, CancellationToken cancellationToken)
+    {
+        var job = informers.Cache<V1Job>().Get(@namespace, step.JobName);
+        var pods = job?.Metadata.Uid is { } uid ? informers.Cache<V1Pod>().ByOwner(uid) : [];
+        var result = recorded is { Sha256.Length: > 0 } && recorded.Uri == JobReadings.ResultUri(step)
+            ? recorded
+            : job is null || IsFinished(job)
+                ? JobReadings.Result(step, await ReadManifestAsync(step.OutputUri, cancellationToken))
+                : null;
+        return new StepObservation(step, result, job, pods);
+    }
+
+    private static bool IsFinished(V1Job job) =>
+        job.Status?.Conditions?.Any(c => c.Type is "Complete" or "Failed" && c.Status == "True") == true;
+
+    private async Task<ArtifactManifest?> ReadManifestAsync(string uri, CancellationToken cancellationToken)
+    {
+        var store = stores(uri);
+        try
+        {
+            return await store.GetManifestAsync(cancellationToken);
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+}
