@@ -73,7 +73,7 @@ internal static class KubernetesSchemas
         }),
         ("message", new V1JSONSchemaProps
         {
-            Type = "string", MaxLength = 32768,
+            Type = "string", MaxLength = Conditions.MaxMessageLength,
             Description = "Human-readable details of the transition; may be empty.",
         }),
         ("lastTransitionTime", new V1JSONSchemaProps

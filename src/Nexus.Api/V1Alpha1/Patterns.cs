@@ -26,5 +26,5 @@ internal static class Patterns
     public const string Percent = "^(100|[1-9]?[0-9])%$";
 
     /// <summary>Free-form human-readable text written by the operator (metav1.Condition's message limit).</summary>
-    public const int MessageMaxLength = 32768;
+    public const int MessageMaxLength = Conditions.MaxMessageLength;
 }

@@ -42,25 +42,6 @@ public sealed record ExpertDecision(
 /// </summary>
 public static class ExpertProgress
 {
-    /// <summary>The schema's bound on status.message (Patterns.MessageMaxLength in Nexus.Api).</summary>
-    private const int MessageMaxLength = 32_768;
-
-    /// <summary>Where a step's result is recorded: a train run's <c>model/</c>, the imported model, the embedding file.</summary>
-    public static string ResultUri(StepInvocation step) => JobReadings.ResultUri(step);
-
-    /// <summary>The step's result if <paramref name="manifest"/> holds it: the checkpoint model folder with the SHA-256
-    /// of its weights, or the embedding file with its SHA-256. A train run's manifest exists from its first checkpoint
-    /// on, so only one listing the final model's weights counts.</summary>
-    public static ArtifactReference? Result(StepInvocation step, ArtifactManifest? manifest)
-    {
-        if (manifest is not null && step.Kind is not (StepKind.Train or StepKind.Import or StepKind.Embed))
-        {
-            throw new ArgumentException($"An Expert runs train, import and embed steps, not {step.Kind}.", nameof(step));
-        }
-
-        return JobReadings.Result(step, manifest);
-    }
-
     /// <summary>Decides from the checkpoint step and, once the checkpoint is done, the embedding step.</summary>
     public static ExpertDecision Decide(StepObservation checkpoint, StepObservation? embedding)
     {
@@ -128,7 +109,7 @@ public static class ExpertProgress
         status.Phase = decision.Phase;
         status.Source = expert.Spec.Import?.Uri ?? expert.Spec.Data.Uri;
         status.ActiveJob = decision.ActiveJob;
-        status.Message = decision.Message.Length > MessageMaxLength ? decision.Message[..MessageMaxLength] : decision.Message;
+        status.Message = decision.Message.Length > Conditions.MaxMessageLength ? decision.Message[..Conditions.MaxMessageLength] : decision.Message;
         status.Artifacts = decision.Checkpoint is null && decision.Embedding is null
             ? null
             : new ExpertArtifacts { Checkpoint = decision.Checkpoint, Embedding = decision.Embedding };

@@ -1,13 +1,9 @@
-using System.Net;
-using k8s;
-using k8s.Autorest;
 using k8s.Models;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Events;
 using Nexus.Operator.Runtime;
 using Nexus.Operator.Specs;
-using Nexus.Storage;
 
 namespace Nexus.Operator.Controllers;
 
@@ -22,7 +18,7 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
     public const string ArtifactsFinalizer = "nexus.moe/artifacts";
 
     private readonly ArtifactPaths _paths = new(settings);
-    private readonly StepObserver _steps = new(context.Informers, stores);
+    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
 
     public async Task<ReconcileResult> ReconcileAsync(Expert expert, CancellationToken cancellationToken)
     {
@@ -73,7 +69,7 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
                 return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
             }
 
-            await CreateJobAsync(expert, job, cancellationToken);
+            await _steps.CreateAsync(expert, job, cancellationToken);
         }
 
         var previous = expert.Status;
@@ -86,21 +82,6 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
         }
 
         return ReconcileResult.Done;
-    }
-
-    private async Task CreateJobAsync(Expert expert, V1Job job, CancellationToken cancellationToken)
-    {
-        var client = context.Client ?? throw new InvalidOperationException("The Expert reconciler needs a Kubernetes client to create Jobs.");
-        try
-        {
-            await client.BatchV1.CreateNamespacedJobAsync(job, job.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
-            context.Events.Record(expert, EventType.Normal, "JobCreated", $"Created Job {job.Metadata.Name}.");
-        }
-        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
-        {
-            // The name is this Expert's and generation's, so the Job is one an earlier reconcile created and the Job cache
-            // has not seen yet; its event reconciles the Expert again.
-        }
     }
 
     /// <summary>Removes every generation's run, imported model and embedding (the locations under the Expert's uid

@@ -25,7 +25,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
     : IReconciler<NexusModel>
 {
     private readonly ArtifactPaths _paths = new(settings);
-    private readonly StepObserver _steps = new(context.Informers, stores);
+    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
 
     public async Task<ReconcileResult> ReconcileAsync(NexusModel model, CancellationToken cancellationToken)
     {
@@ -79,7 +79,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
                     return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
                 }
 
-                await CreateJobAsync(model, job, cancellationToken);
+                await _steps.CreateAsync(model, job, cancellationToken);
             }
         }
 
@@ -164,19 +164,6 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
             {
                 Directory.Delete(folder, recursive: true);
             }
-        }
-    }
-
-    private async Task CreateJobAsync(NexusModel model, V1Job job, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Client.BatchV1.CreateNamespacedJobAsync(job, job.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
-            context.Events.Record(model, EventType.Normal, "JobCreated", $"Created Job {job.Metadata.Name}.");
-        }
-        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
-        {
-            // The name is this model's and revision's: an earlier reconcile created it and the Job cache has not seen it yet.
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class ExpertProgressTests
     [Fact]
     public void DoneCheckpoint_WithoutEmbeddingJob_CreatesTheEmbeddingJob_InPhaseEmbedding()
     {
-        var checkpoint = new ArtifactReference { Uri = ExpertProgress.ResultUri(Train), Sha256 = ShaA };
+        var checkpoint = new ArtifactReference { Uri = JobReadings.ResultUri(Train), Sha256 = ShaA };
 
         var decision = ExpertProgress.Decide(Observe(Train) with { Result = checkpoint }, Observe(Embed));
 
@@ -133,16 +133,16 @@ public sealed class ExpertProgressTests
         var checkpointsOnly = Manifest(("checkpoints/step-100/model.safetensors", ShaB), ("metrics.jsonl", ShaB));
         var final = Manifest(("checkpoints/step-100/model.safetensors", ShaB), ("model/config.json", ShaB), ("model/model.safetensors", ShaA));
 
-        Assert.Null(ExpertProgress.Result(Train, null));
-        Assert.Null(ExpertProgress.Result(Train, checkpointsOnly));
-        var result = ExpertProgress.Result(Train, final);
+        Assert.Null(JobReadings.Result(Train, null));
+        Assert.Null(JobReadings.Result(Train, checkpointsOnly));
+        var result = JobReadings.Result(Train, final);
         Assert.Equal((Train.OutputUri + "/model", ShaA), (result!.Uri, result.Sha256));
     }
 
     [Fact]
     public void Result_OfAnEmbedding_IsItsFile()
     {
-        var result = ExpertProgress.Result(Embed, Manifest(("embedding.json", ShaB)));
+        var result = JobReadings.Result(Embed, Manifest(("embedding.json", ShaB)));
 
         Assert.Equal((Embed.OutputUri, ShaB), (result!.Uri, result.Sha256));
     }

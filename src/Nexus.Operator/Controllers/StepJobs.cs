@@ -1,13 +1,18 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Caching;
+using Nexus.Operator.Events;
 using Nexus.Operator.Specs;
 using Nexus.Storage;
 
 namespace Nexus.Operator.Controllers;
 
-/// <summary>Observes one step for any owner: its Job and that Job's pods from the caches, and its result.</summary>
-public sealed class StepObserver(InformerFactory informers, ArtifactStoreFactory stores)
+/// <summary>A step's Job for any owner (Expert, NexusModel, Extension): observed — the Job and its pods from the caches,
+/// the result from the store — and created.</summary>
+public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory stores, IKubernetes? client, IEventRecorder events)
 {
     /// <summary>
     /// The step's result is the one already recorded in the owner's status for this step's location, or else what its
@@ -26,6 +31,22 @@ public sealed class StepObserver(InformerFactory informers, ArtifactStoreFactory
                 ? JobReadings.Result(step, await ReadManifestAsync(step.OutputUri, cancellationToken))
                 : null;
         return new StepObservation(step, result, job, pods);
+    }
+
+    /// <summary>Creates the step's Job, never updates one: its name is the owner's and the generation's or revision's, so
+    /// 409 AlreadyExists means an earlier reconcile created it and the Job cache has not seen it yet (its event reconciles
+    /// the owner again).</summary>
+    public async Task CreateAsync(IKubernetesObject<V1ObjectMeta> owner, V1Job job, CancellationToken cancellationToken)
+    {
+        var kubernetes = client ?? throw new InvalidOperationException($"The {owner.Kind} reconciler needs a Kubernetes client to create Jobs.");
+        try
+        {
+            await kubernetes.BatchV1.CreateNamespacedJobAsync(job, job.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
+            events.Record(owner, EventType.Normal, "JobCreated", $"Created Job {job.Metadata.Name}.");
+        }
+        catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
     }
 
     private static bool IsFinished(V1Job job) =>
