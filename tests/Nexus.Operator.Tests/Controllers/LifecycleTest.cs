@@ -1,6 +1,5 @@
 using k8s;
 using k8s.Models;
-using Nexus.Operator.Caching;
 using Nexus.Operator.Hosting;
 using Nexus.Operator.Specs;
 using Nexus.Operator.Tests.Support;
@@ -16,13 +15,6 @@ namespace Nexus.Operator.Tests.Controllers;
 public abstract class LifecycleTest : IAsyncLifetime
 {
     protected const string Ns = "default";
-
-    private static readonly InformerOptions QuickRetries = new()
-    {
-        InitialBackoff = TimeSpan.FromMilliseconds(50),
-        MaxBackoff = TimeSpan.FromMilliseconds(200),
-        ResyncPeriod = TimeSpan.Zero,
-    };
 
     private readonly List<RunningOperator> _operators = [];
 
@@ -64,7 +56,7 @@ public abstract class LifecycleTest : IAsyncLifetime
         var client = Server.CreateClient();
         var host = register(OperatorHost.CreateBuilder(client)
                 .WatchNamespace(Ns)
-                .WithInformerOptions(QuickRetries)
+                .WithInformerOptions(TestInformers.QuickRetries)
                 .WithLeaderElection(new LeaderElectionOptions { Enabled = false }))
             .Build();
         var stop = new CancellationTokenSource();

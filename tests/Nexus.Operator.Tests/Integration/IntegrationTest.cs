@@ -1,7 +1,6 @@
 using k8s;
 using k8s.Models;
 using Nexus.Api;
-using Nexus.Operator.Caching;
 using Nexus.Operator.Client;
 using Nexus.Operator.Hosting;
 using Nexus.Operator.Runtime;
@@ -43,13 +42,6 @@ public abstract class IntegrationTest : IAsyncLifetime
                   x-kubernetes-preserve-unknown-fields: true
         """;
 
-    protected static readonly InformerOptions QuickRetries = new()
-    {
-        InitialBackoff = TimeSpan.FromMilliseconds(50),
-        MaxBackoff = TimeSpan.FromMilliseconds(200),
-        ResyncPeriod = TimeSpan.Zero,
-    };
-
     private readonly List<(CancellationTokenSource Stop, Task Run)> _hosts = new();
 
     protected Nexus.TestApiServer.TestApiServer Server { get; private set; } = null!;
@@ -83,7 +75,7 @@ public abstract class IntegrationTest : IAsyncLifetime
         var replica = new Replica(client, holdFinalizer);
         var builder = OperatorHost.CreateBuilder(client)
             .WatchNamespace(Namespace)
-            .WithInformerOptions(QuickRetries)
+            .WithInformerOptions(TestInformers.QuickRetries)
             .WithLeaderElection(leaderElection ?? new LeaderElectionOptions { Enabled = false })
             .AddController<Widget>(controller => controller.WithWorkers(2).WithReconciler(context => new ReadyReconciler(replica, context)));
         if (metricsPort is { } port)
