@@ -29,4 +29,8 @@ public static class ConditionTypes
 
     /// <summary>NexusModel: the serving Deployment runs the current revision with the minimum of ready replicas.</summary>
     public const string Available = "Available";
+
+    /// <summary>NexusModel with the Manual extension policy: the selection asks for a change of experts that no
+    /// Extension makes yet; the message says which and how to approve it.</summary>
+    public const string ExtensionPending = "ExtensionPending";
 }

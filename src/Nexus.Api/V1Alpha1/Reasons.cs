@@ -24,6 +24,8 @@ public static class Reasons
     public const string WaitingForExperts = "WaitingForExperts";
     /// <summary>NexusModel with the Manual policy: the selection changed and no Extension asks for the change yet.</summary>
     public const string WaitingForExtension = "WaitingForExtension";
+    /// <summary>NexusModel: the Extension the Automatic policy created for the change Failed; delete it to retry.</summary>
+    public const string ExtensionFailed = "ExtensionFailed";
 
     // Done.
 

@@ -85,10 +85,14 @@ public static class JobReadings
         return new JobReading(started ? JobState.Running : JobState.WaitingForPod, started, null, null);
     }
 
-    /// <summary>Where a step's result is recorded: the <c>model/</c> of a train or finetune run, else the output itself
-    /// (an imported or upcycled model folder, an embedding or evaluation file).</summary>
-    public static string ResultUri(StepInvocation step) =>
-        step.Kind is StepKind.Train or StepKind.Finetune ? ArtifactPaths.RunModel(step.OutputUri) : step.OutputUri;
+    /// <summary>Where a step's result is recorded: the <c>model/</c> of a run (train, finetune, or the surgery an
+    /// Extension finetunes after), else the output itself (an imported, upcycled or extended model folder, an embedding
+    /// or evaluation file).</summary>
+    public static string ResultUri(StepInvocation step) => IsRun(step) ? ArtifactPaths.RunModel(step.OutputUri) : step.OutputUri;
+
+    /// <summary>True when the step's output is a run folder (checkpoints/, metrics.jsonl, model/).</summary>
+    public static bool IsRun(StepInvocation step) =>
+        step.Kind is StepKind.Train or StepKind.Finetune || step.Arguments.Contains("--finetune-out");
 
     /// <summary>The step's result if <paramref name="manifest"/> holds it: a model folder with the SHA-256 of its weights
     /// (a run's manifest exists from its first checkpoint on, so only one listing the final model's weights counts), or
@@ -102,7 +106,7 @@ public static class JobReadings
 
         var file = step.Kind is StepKind.Embed or StepKind.Evaluate
             ? SingleFile(step, manifest)
-            : Weights(manifest, step.Kind is StepKind.Train or StepKind.Finetune ? "model/" : "");
+            : Weights(manifest, IsRun(step) ? "model/" : "");
         return file is null ? null : new ArtifactReference { Uri = ResultUri(step), Sha256 = file.Sha256 };
     }
 

@@ -272,6 +272,15 @@ public static class ModelProgress
                 report.Build?.Reason ?? report.Policy.Reason, report.Build?.Message ?? report.Policy.Message, generation, now);
         }
 
+        if (report.Policy.Action == RevisionAction.AwaitApproval)
+        {
+            Conditions.Set(conditions, ConditionTypes.ExtensionPending, Conditions.True, report.Policy.Reason, report.Policy.Message, generation, now);
+        }
+        else
+        {
+            Conditions.Remove(conditions, ConditionTypes.ExtensionPending);
+        }
+
         if (report.Serving.Exists && status.ServedRevision is { } served && served == report.ServeRevision)
         {
             Conditions.Set(conditions, ConditionTypes.Available, Conditions.True, Reasons.Succeeded,
@@ -304,9 +313,14 @@ public static class ModelProgress
             return (build.Phase, build.Health, build.Reason, build.Message);
         }
 
-        // Extend and AwaitApproval are reported as the policy words them and nothing more is done yet: the Extension
-        // path (creating or awaiting the Extension, then recording its revision) is the next piece of this reconciler.
-        if (policy.Action is RevisionAction.Wait or RevisionAction.Extend or RevisionAction.AwaitApproval)
+        // An Extension in flight (or just created) is the model's work now; a change awaiting approval is not (the
+        // ExtensionPending condition reports it), so the model is as Ready as its serving.
+        if (policy.Action is RevisionAction.Extend || policy is { Action: RevisionAction.Wait, Reason: Reasons.Extending })
+        {
+            return (NexusModelPhase.Extending, ModelHealth.Progressing, policy.Reason, policy.Message);
+        }
+
+        if (policy.Action is RevisionAction.Wait)
         {
             return (servingPhase, ModelHealth.Progressing, policy.Reason, policy.Message);
         }
@@ -327,7 +341,7 @@ public static class ModelProgress
                 $"The serving Deployment rolls out revision {target}" + (served is { } old ? $"; revision {old} serves meanwhile." : "."));
         }
 
-        return policy.Action == RevisionAction.None
+        return policy.Action is RevisionAction.None
             ? (NexusModelPhase.Ready, ModelHealth.Ready, policy.Reason, policy.Message)
             : (NexusModelPhase.Ready, ModelHealth.Ready, Reasons.Succeeded, $"Revision {target} is built and served.");
     }

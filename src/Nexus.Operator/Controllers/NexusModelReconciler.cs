@@ -19,8 +19,6 @@ namespace Nexus.Operator.Controllers;
 /// and move the Deployment to another revision by a merge patch of only the fields the operator owns), report (status,
 /// only when it changed, and an Event per phase change or failure).
 /// </summary>
-/// <remarks>The Extension path (<see cref="RevisionAction.Extend"/>, <see cref="RevisionAction.AwaitApproval"/>) is
-/// reported but not carried out yet.</remarks>
 public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, OperatorSettings settings, ArtifactStoreFactory stores)
     : IReconciler<NexusModel>
 {
@@ -45,8 +43,14 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
             return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
         }
 
-        var policy = RevisionPolicy.Decide(model, selection, activeExtension: null);
         var now = context.Time.GetUtcNow();
+        var extensions = NexusModelExtensions.Of(model, context.Informers.Cache<Extension>().List(ns));
+        var adopted = NexusModelExtensions.Adopt(model, extensions, context.Informers.Cache<Expert>().List(ns), now);
+        var active = extensions.FirstOrDefault(extension => !NexusModelExtensions.IsSettled(extension, model) && extension.Metadata.Name != adopted?.Extension);
+        var policy = adopted is not null
+            ? new RevisionDecision(RevisionAction.Wait, adopted.Reason == RevisionReason.Removal ? Reasons.ExpertsRemoved : Reasons.ExpertsAdded,
+                $"Recording revision {adopted.Revision}, which Extension {adopted.Extension} built.")
+            : RevisionPolicy.Decide(model, selection, active?.Metadata.Name);
         BuildDecision? build = null;
         if (policy.Action == RevisionAction.Build)
         {
@@ -82,10 +86,15 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
                 await _steps.CreateAsync(model, job, cancellationToken);
             }
         }
+        else if (policy.Action == RevisionAction.Extend)
+        {
+            policy = await ExtendAsync(model, policy, cancellationToken);
+        }
 
-        var latest = build?.Built?.Revision ?? (model.Status?.Revisions ?? []).Select(revision => (int?)revision.Revision).Max();
+        var recorded = build?.Built ?? adopted;
+        var latest = recorded?.Revision ?? (model.Status?.Revisions ?? []).Select(revision => (int?)revision.Revision).Max();
         var keep = new[] { latest, model.Spec.Revision, model.Status?.ServedRevision }.OfType<int>().ToHashSet();
-        var revisions = ModelProgress.History(model.Status?.Revisions, build?.Built, model.Spec.RevisionHistoryLimit, keep);
+        var revisions = ModelProgress.History(model.Status?.Revisions, recorded, model.Spec.RevisionHistoryLimit, keep);
         var serve = ModelProgress.RevisionToServe(model.Spec, revisions);
 
         V1Deployment? deployment = null;
@@ -109,10 +118,11 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         var written = await context.Status.UpdateAsync(model, copy => ModelProgress.Apply(copy, report, now), cancellationToken);
         if (written.Written)
         {
-            if (build?.Built is { } recorded)
+            if (recorded is not null)
             {
                 context.Events.Record(written.Resource, EventType.Normal, "RevisionRecorded",
-                    $"Recorded revision {recorded.Revision} ({recorded.Reason}) with experts {string.Join(", ", (recorded.Experts ?? []).Select(e => e.Name))}.");
+                    $"Recorded revision {recorded.Revision} ({recorded.Reason}{(recorded.Extension is { } by ? $" by Extension {by}" : "")}) " +
+                    $"with experts {string.Join(", ", (recorded.Experts ?? []).Select(e => e.Name))}.");
             }
 
             var status = written.Resource.Status;
@@ -141,30 +151,61 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         var evaluate = finetune?.Result is null
             ? null
             : await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Evaluate(model, revision, inputs, _paths), recorded: null, cancellationToken);
-        var report = evaluate?.Result is { } published ? await ReadReportAsync(evaluate.Step, published.Uri, cancellationToken) : null;
+        var report = evaluate?.Result is { } published ? await _steps.ReadSingleFileAsync(evaluate.Step, published.Uri, cancellationToken) : null;
         return new BuildObservation(revision, reason, policy.Experts, upcycle, finetune, evaluate, report);
     }
 
-    /// <summary>The evaluation report's text, fetched once, when the revision is recorded.</summary>
-    private async Task<string?> ReadReportAsync(StepInvocation step, string uri, CancellationToken cancellationToken)
+    /// <summary>
+    /// The Automatic policy's change: the Extension for the next revision, created controlled by the model. One that
+    /// Failed making this same change stalls the model (deleting it retries); one that Failed making another change (the
+    /// selection moved on) is deleted, and the next reconcile creates the Extension for the change asked for now.
+    /// Returns the decision to report.
+    /// </summary>
+    private async Task<RevisionDecision> ExtendAsync(NexusModel model, RevisionDecision policy, CancellationToken cancellationToken)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"nexus-report-{Guid.NewGuid():N}");
-        var store = stores(uri);
-        try
+        var ns = model.Metadata.NamespaceProperty;
+        var desired = NexusModelExtensions.Automatic(model, policy);
+        var name = desired.Metadata.Name;
+        var existing = context.Informers.Cache<Extension>().Get(ns, name);
+        if (existing is null)
         {
-            var manifest = await store.FetchAsync(folder, cancellationToken);
-            return JobReadings.SingleFile(step, manifest) is { } file
-                ? await File.ReadAllTextAsync(Path.Combine(folder, file.Path), cancellationToken)
-                : null;
-        }
-        finally
-        {
-            (store as IDisposable)?.Dispose();
-            if (Directory.Exists(folder))
+            try
             {
-                Directory.Delete(folder, recursive: true);
+                await Client.CustomObjects.CreateNamespacedCustomObjectAsync(
+                    desired, Extension.KubeGroup, Extension.KubeApiVersion, ns, Extension.KubePluralName, cancellationToken: cancellationToken);
+                context.Events.Record(model, EventType.Normal, "ExtensionCreated", $"Created Extension {name}: {policy.Message}");
             }
+            catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
+            {
+                // Created by an earlier reconcile; the cache has not seen it yet.
+            }
+
+            return policy with { Message = $"{policy.Message} Extension {name} makes the change." };
         }
+
+        if (!OwnerReferences.IsControlledBy(existing, model))
+        {
+            return new RevisionDecision(RevisionAction.Stall, Reasons.InvalidSpec,
+                $"Extension {name} exists but is not this NexusModel's; the Automatic policy needs that name for revision " +
+                $"{ModelProgress.NextRevision(model.Status)}: rename or delete it.");
+        }
+
+        if (existing.Status?.Phase != ExtensionPhase.Failed)
+        {
+            return policy with { Message = $"{policy.Message} Extension {name} makes the change." };
+        }
+
+        if (NexusModelExtensions.Makes(existing, policy))
+        {
+            return new RevisionDecision(RevisionAction.Stall, Reasons.ExtensionFailed,
+                $"Extension {name} failed: {existing.Status.Message} Delete it to retry, or change the selection.");
+        }
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            Extension.KubeGroup, Extension.KubeApiVersion, ns, Extension.KubePluralName, name, cancellationToken: cancellationToken);
+        context.Events.Record(model, EventType.Normal, "ExtensionReplaced",
+            $"Deleted the failed Extension {name}, which made another change; the next one makes this: {policy.Message}");
+        return policy;
     }
 
     /// <summary>Creates the Service and the Deployment when missing; a Deployment running another revision (or replica

@@ -49,6 +49,32 @@ public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory sto
         }
     }
 
+    /// <summary>The step's result as its output's manifest lists it now (null when nothing is published).</summary>
+    public async Task<ArtifactReference?> ReadResultAsync(StepInvocation step, CancellationToken cancellationToken) =>
+        JobReadings.Result(step, await ReadManifestAsync(step.OutputUri, cancellationToken));
+
+    /// <summary>The text of a one-file output (an evaluation report), fetched once, when its owner records it.</summary>
+    public async Task<string?> ReadSingleFileAsync(StepInvocation step, string uri, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"nexus-report-{Guid.NewGuid():N}");
+        var store = stores(uri);
+        try
+        {
+            var manifest = await store.FetchAsync(folder, cancellationToken);
+            return JobReadings.SingleFile(step, manifest) is { } file
+                ? await File.ReadAllTextAsync(Path.Combine(folder, file.Path), cancellationToken)
+                : null;
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
     private static bool IsFinished(V1Job job) =>
         job.Status?.Conditions?.Any(c => c.Type is "Complete" or "Failed" && c.Status == "True") == true;
 

@@ -12,13 +12,15 @@ namespace Nexus.Operator.Hosting;
 /// <summary>The controllers <c>nexus-operator run</c> starts.</summary>
 public static class OperatorControllers
 {
-    /// <summary>Registers the Expert and the NexusModel controllers.</summary>
+    /// <summary>Registers the Expert, NexusModel and Extension controllers.</summary>
     /// <param name="settings">The cluster's settings (image, artifact root, ...); the defaults when null.</param>
     /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.Default"/> when null.</param>
     /// <param name="workers">Concurrent reconciles of each controller; the controller's default when null.</param>
     public static OperatorHostBuilder AddNexusControllers(
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null) =>
-        host.AddExpertController(settings, stores, workers).AddNexusModelController(settings, stores, workers);
+        host.AddExpertController(settings, stores, workers)
+            .AddNexusModelController(settings, stores, workers)
+            .AddExtensionController(settings, stores, workers);
 
     /// <summary>Registers the Expert controller: it owns its step Jobs, and a pod's change (a container stuck pulling its
     /// image, a terminated container) reconciles the Expert controlling the pod's Job.</summary>
@@ -55,6 +57,7 @@ public static class OperatorControllers
                 .Owns<V1Service>()
                 .Watches<V1Pod>(NexusModelOfPod)
                 .Watches<Expert>(NexusModelsOfExpert)
+                .Watches<Extension>(extension => [new ResourceKey(extension.Metadata.NamespaceProperty, extension.Spec.Model)])
                 .WithReconciler(context => new NexusModelReconciler(context, settings, stores));
             if (workers is { } count)
             {
@@ -62,6 +65,42 @@ public static class OperatorControllers
             }
         });
     }
+
+    /// <summary>Registers the Extension controller: it owns its surgery and evaluation Jobs (and a pod of one reconciles
+    /// it); its model's change (a revision recorded, a build finished), an Expert's change and another Extension of the
+    /// same model finishing reconcile the model's Extensions that are not finished, the next in line among them.</summary>
+    public static OperatorHostBuilder AddExtensionController(
+        this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
+    {
+        settings ??= new OperatorSettings();
+        stores ??= ArtifactStores.Default;
+        return host.AddController<Extension>(controller =>
+        {
+            controller
+                .Owns<V1Job>()
+                .Watches<V1Pod>(ExtensionOfPod)
+                .Watches<NexusModel>((informers, model) => UnfinishedExtensions(informers, model.Metadata.NamespaceProperty, model.Metadata.Name))
+                .Watches<Expert>((informers, expert) => UnfinishedExtensions(informers, expert.Metadata.NamespaceProperty, model: null))
+                .Watches<Extension>((informers, extension) => ExtensionProgress.IsFinished(extension)
+                    ? UnfinishedExtensions(informers, extension.Metadata.NamespaceProperty, extension.Spec.Model)
+                    : [])
+                .WithReconciler(context => new ExtensionReconciler(context, settings, stores));
+            if (workers is { } count)
+            {
+                controller.WithWorkers(count);
+            }
+        });
+    }
+
+    /// <summary>The Extensions of the namespace (of one model, when named) that have not Succeeded or Failed.</summary>
+    public static IEnumerable<ResourceKey> UnfinishedExtensions(InformerFactory informers, string ns, string? model) =>
+        informers.Cache<Extension>().List(ns)
+            .Where(extension => (model is null || extension.Spec.Model == model) && !ExtensionProgress.IsFinished(extension))
+            .Select(extension => new ResourceKey(ns, extension.Metadata.Name));
+
+    /// <summary>The Extension controlling the Job that controls <paramref name="pod"/>, if any.</summary>
+    public static IEnumerable<ResourceKey> ExtensionOfPod(InformerFactory informers, V1Pod pod) =>
+        JobOwnerOfPod(informers, pod, Extension.KubeKind, $"{Extension.KubeGroup}/{Extension.KubeApiVersion}");
 
     /// <summary>The NexusModels of the Expert's namespace whose selection matches it (by label or by name) or whose
     /// current revision holds it (an Expert that stopped matching is removed from those).</summary>

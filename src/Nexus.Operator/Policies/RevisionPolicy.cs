@@ -100,7 +100,9 @@ public static class RevisionPolicy
                 "pin a kept revision or remove spec.revision.");
     }
 
-    private static RevisionDecision? ExtensionInFlight(Situation s) => s.ActiveExtension is { } extension
+    /// <summary>An Extension changes the current revision; before there is one (the initial build) none can start, so
+    /// none holds the build back.</summary>
+    private static RevisionDecision? ExtensionInFlight(Situation s) => s.ActiveExtension is { } extension && s.Current is not null
         ? new RevisionDecision(RevisionAction.Wait, Reasons.Extending, $"Extension {extension} is changing the model; waiting for it to finish.")
         : null;
 

@@ -201,6 +201,16 @@ public class RevisionPolicyTests
     }
 
     [Fact]
+    public void AnExtensionWaitingForTheFirstRevision_DoesNotHoldItsBuildBack()
+    {
+        var experts = new[] { Ready("news"), Ready("books") };
+
+        var decision = RevisionPolicy.Decide(Model(), ExpertSelector.Resolve(Model().Spec.Experts, experts), "add-code");
+
+        Assert.Equal((RevisionAction.Build, Reasons.InitialRevision), (decision.Action, decision.Reason));
+    }
+
+    [Fact]
     public void APinnedRevision_IsKept_OrStallsWhenPruned()
     {
         var experts = new[] { Ready("news"), Ready("books") };
