@@ -11,9 +11,37 @@ namespace Nexus.Operator;
 /// </summary>
 public static class OperatorCommands
 {
-    public static RootCommand CreateRoot(Func<OperatorCommandLine, CancellationToken, Task<int>> run)
+    /// <summary>Parses <paramref name="args"/> and runs the command. A command line that does not parse, or settings
+    /// (flags and environment) that are invalid, exit 2 with one line per problem on <paramref name="error"/>, before
+    /// <paramref name="run"/> is called.</summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="run">Runs the operator with the parsed options.</param>
+    /// <param name="error">Where the problems go (standard error).</param>
+    /// <param name="environment">Reads an environment variable; the process's environment when null.</param>
+    public static async Task<int> InvokeAsync(
+        IReadOnlyList<string> args, Func<OperatorCommandLine, CancellationToken, Task<int>> run, TextWriter error,
+        Func<string, string?>? environment = null)
     {
-        var runOptions = new OperatorCommandLine.Options();
+        var parsed = CreateRoot(run, environment).Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var problem in parsed.Errors)
+                await error.WriteLineAsync($"nexus-operator: {problem.Message}");
+            await error.WriteLineAsync("nexus-operator: see --help for the options.");
+            return 2;
+        }
+
+        // SIGTERM and SIGINT are handled by run (reconciles cancelled, the Lease released), not by the library.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
+
+    /// <summary>The root command (which runs the operator), <c>run</c> and <c>crds</c>.</summary>
+    /// <param name="run">Runs the operator with the parsed options.</param>
+    /// <param name="environment">Reads an environment variable, for settings whose flag is absent; the process's
+    /// environment when null.</param>
+    public static RootCommand CreateRoot(Func<OperatorCommandLine, CancellationToken, Task<int>> run, Func<string, string?>? environment = null)
+    {
+        var runOptions = new OperatorCommandLine.Options(environment ?? Environment.GetEnvironmentVariable);
         var root = new RootCommand(
             "nexus-operator: reconciles Expert, NexusModel and Extension resources (nexus.moe/v1alpha1). Reads the " +
             "in-cluster service account, or the kubeconfig named by KUBECONFIG (default ~/.kube/config).");

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Runtime.InteropServices;
 using k8s;
 using Microsoft.Extensions.Logging;
@@ -10,18 +9,7 @@ public static class Program
 {
     private const string ServiceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
-    public static async Task<int> Main(string[] args)
-    {
-        var parsed = OperatorCommands.CreateRoot(RunAsync).Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            await Console.Error.WriteLineAsync($"nexus-operator: {parsed.Errors[0].Message} (see --help)");
-            return 2;
-        }
-
-        // SIGTERM and SIGINT are handled in RunAsync (reconciles cancelled, the Lease released), not by the library.
-        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
-    }
+    public static Task<int> Main(string[] args) => OperatorCommands.InvokeAsync(args, RunAsync, Console.Error);
 
     private static async Task<int> RunAsync(OperatorCommandLine options, CancellationToken cancellation)
     {
@@ -66,6 +54,10 @@ public static class Program
                 ?? Environment.GetEnvironmentVariable("POD_NAMESPACE")
                 ?? (File.Exists(ServiceAccountNamespaceFile) ? (await File.ReadAllTextAsync(ServiceAccountNamespaceFile)).Trim() : null)
                 ?? "default";
+            var settings = options.Settings;
+            logger.LogInformation(
+                "Worker image {WorkerImage}, artifact root {ArtifactRoot}, S3 endpoint {S3Endpoint} ({S3Region}), credentials Secret {S3CredentialsSecret}",
+                settings.WorkerImage, settings.ArtifactRoot, settings.S3Endpoint, settings.S3Region, settings.S3CredentialsSecretName);
             var host = OperatorHost.CreateBuilder(client)
                 .WatchNamespace(options.Namespace)
                 .WithMetricsPort(options.MetricsPort)
@@ -77,7 +69,7 @@ public static class Program
                     LeaseName = options.LeaseName,
                     Identity = options.Identity ?? LeaderElectionOptions.DefaultIdentity(),
                 })
-                .AddNexusControllers()
+                .AddNexusControllers(settings)
                 .Build();
             await host.RunAsync(stopping.Token);
             return 0;

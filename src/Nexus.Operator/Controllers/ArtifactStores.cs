@@ -1,3 +1,4 @@
+using Nexus.Operator.Specs;
 using Nexus.Storage;
 
 namespace Nexus.Operator.Controllers;
@@ -8,11 +9,37 @@ public delegate IArtifactStore ArtifactStoreFactory(string uri);
 
 public static class ArtifactStores
 {
-    /// <summary>file:// as a local folder; s3:// with the credentials of the operator's environment (docs/storage.md),
-    /// read when an S3 location is first opened.</summary>
+    /// <summary>file:// as a local folder; s3:// with the endpoint, region and credentials of the operator's environment
+    /// (docs/storage.md), read when an S3 location is first opened.</summary>
     public static ArtifactStoreFactory Default { get; } = uri =>
     {
         var location = ArtifactLocation.Parse(uri);
         return location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment()) : new FileArtifactStore(location);
     };
+
+    /// <summary>
+    /// file:// as a local folder; s3:// at the endpoint and region of <paramref name="settings"/>, the ones the Jobs
+    /// write to, so the operator reads their manifests where they were published. Only the credentials come from the
+    /// environment (<c>NEXUS_S3_ACCESS_KEY[_FILE]</c>, <c>NEXUS_S3_SECRET_KEY[_FILE]</c> or the AWS variables), read when
+    /// an S3 location is first opened.
+    /// </summary>
+    /// <param name="settings">The operator's settings.</param>
+    /// <param name="environment">Reads an environment variable; the process's environment when null.</param>
+    public static ArtifactStoreFactory For(OperatorSettings settings, Func<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        string? Variable(string name) => name switch
+        {
+            "NEXUS_S3_ENDPOINT" => settings.S3Endpoint,
+            "NEXUS_S3_REGION" => settings.S3Region,
+            "NEXUS_S3_ENDPOINT_FILE" or "NEXUS_S3_REGION_FILE" => null,
+            _ => environment(name),
+        };
+
+        return uri =>
+        {
+            var location = ArtifactLocation.Parse(uri);
+            return location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment(Variable)) : new FileArtifactStore(location);
+        };
+    }
 }

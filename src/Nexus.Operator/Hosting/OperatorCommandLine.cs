@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Nexus.Operator.Specs;
 
 namespace Nexus.Operator.Hosting;
 
@@ -19,6 +20,10 @@ public sealed record OperatorCommandLine
     public string? Identity { get; init; }
 
     public bool JsonLogs { get; init; } = true;
+
+    /// <summary>The settings of the Jobs and Deployments it creates, from flags and environment
+    /// (<see cref="OperatorSettingsOptions"/>); valid once parsing succeeded.</summary>
+    public OperatorSettings Settings { get; init; } = new();
 
     /// <summary>The options, shared by the root command and <c>run</c>.</summary>
     internal sealed class Options
@@ -61,8 +66,10 @@ public sealed record OperatorCommandLine
             DefaultValueFactory = _ => "json",
         };
 
-        public Options()
+        /// <param name="environment">Reads an environment variable, for settings whose flag is absent.</param>
+        public Options(Func<string, string?> environment)
         {
+            Settings = new OperatorSettingsOptions(environment);
             MetricsPort.Validators.Add(result =>
             {
                 // A value that is not a number already has the parser's error; this adds the range.
@@ -72,10 +79,20 @@ public sealed record OperatorCommandLine
             LogFormat.AcceptOnlyFromAmong("json", "text");
         }
 
+        /// <summary>The options that set <see cref="OperatorCommandLine.Settings"/>.</summary>
+        public OperatorSettingsOptions Settings { get; }
+
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Namespace, MetricsPort, LeaderElect, LeaseNamespace, LeaseName, Identity, LogFormat })
+            foreach (var option in new Option[] { Namespace, MetricsPort, LeaderElect, LeaseNamespace, LeaseName, Identity, LogFormat }.Concat(Settings.All))
                 command.Options.Add(option);
+
+            // Invalid settings are parse errors: the command exits 2 before it connects to a cluster.
+            command.Validators.Add(result =>
+            {
+                foreach (var problem in Settings.Read(result).Problems)
+                    result.AddError(problem);
+            });
         }
 
         public OperatorCommandLine Bind(ParseResult parsed) => new()
@@ -87,19 +104,24 @@ public sealed record OperatorCommandLine
             LeaseName = parsed.GetValue(LeaseName)!,
             Identity = parsed.GetValue(Identity),
             JsonLogs = parsed.GetValue(LogFormat) == "json",
+            Settings = Settings.Read(parsed.CommandResult).Settings,
         };
     }
 
     /// <summary>Parses the options of <c>nexus-operator [run]</c>.</summary>
-    /// <exception cref="FormatException">An unknown option, a missing value or a malformed one, with the parser's words.</exception>
-    public static OperatorCommandLine Parse(IReadOnlyList<string> args)
+    /// <param name="args">The command line.</param>
+    /// <param name="environment">Reads an environment variable, for settings whose flag is absent; the process's
+    /// environment when null.</param>
+    /// <exception cref="FormatException">An unknown option, a missing value or a malformed one, with the parser's words;
+    /// or invalid settings, each naming its flag and variable.</exception>
+    public static OperatorCommandLine Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
     {
-        var options = new Options();
+        var options = new Options(environment ?? Environment.GetEnvironmentVariable);
         var root = new RootCommand();
         options.AddTo(root);
         var parsed = root.Parse(args.SkipWhile((arg, index) => index == 0 && arg == "run").ToArray());
         if (parsed.Errors.Count > 0)
-            throw new FormatException(string.Join(" ", parsed.Errors.Select(error => error.Message)));
+            throw new FormatException(string.Join(Environment.NewLine, parsed.Errors.Select(error => error.Message)));
         return options.Bind(parsed);
     }
 }

@@ -14,7 +14,7 @@ public static class OperatorControllers
 {
     /// <summary>Registers the Expert, NexusModel and Extension controllers.</summary>
     /// <param name="settings">The cluster's settings (image, artifact root, ...); the defaults when null.</param>
-    /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.Default"/> when null.</param>
+    /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.For"/> the settings when null.</param>
     /// <param name="workers">Concurrent reconciles of each controller; the controller's default when null.</param>
     public static OperatorHostBuilder AddNexusControllers(
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null) =>
@@ -28,7 +28,7 @@ public static class OperatorControllers
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
         settings ??= new OperatorSettings();
-        stores ??= ArtifactStores.Default;
+        stores ??= ArtifactStores.For(settings);
         return host.AddController<Expert>(controller =>
         {
             controller
@@ -48,7 +48,7 @@ public static class OperatorControllers
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
         settings ??= new OperatorSettings();
-        stores ??= ArtifactStores.Default;
+        stores ??= ArtifactStores.For(settings);
         return host.AddController<NexusModel>(controller =>
         {
             controller

@@ -97,13 +97,13 @@ public sealed partial record OperatorSettings
             $"'{ArtifactRoot}' is not s3://BUCKET or s3://BUCKET/PREFIX (the pods of different steps share no folder).");
         Check(Uri.TryCreate(S3Endpoint, UriKind.Absolute, out var endpoint) && endpoint.Scheme is "http" or "https",
             nameof(S3Endpoint), $"'{S3Endpoint}' is not an http:// or https:// URL.");
-        Check(!string.IsNullOrWhiteSpace(S3Region), nameof(S3Region), "must not be empty.");
+        Check(!string.IsNullOrWhiteSpace(S3Region), nameof(S3Region), "must not be empty; name the region, e.g. us-east-1.");
         Check(IsDnsSubdomain(S3CredentialsSecretName), nameof(S3CredentialsSecretName),
             $"'{S3CredentialsSecretName}' is not a Secret name (DNS subdomain).");
         Check(QualifiedNamePattern().IsMatch(DefaultGpuResourceName ?? ""), nameof(DefaultGpuResourceName),
             $"'{DefaultGpuResourceName}' is not an extended resource name such as nvidia.com/gpu.");
-        Check(JobBackoffLimit >= 0, nameof(JobBackoffLimit), $"{JobBackoffLimit} is negative.");
-        Check(JobTtlSecondsAfterFinished >= 0, nameof(JobTtlSecondsAfterFinished), $"{JobTtlSecondsAfterFinished} is negative.");
+        Check(JobBackoffLimit >= 0, nameof(JobBackoffLimit), $"{JobBackoffLimit} is negative; use 0 or more.");
+        Check(JobTtlSecondsAfterFinished >= 0, nameof(JobTtlSecondsAfterFinished), $"{JobTtlSecondsAfterFinished} is negative; use 0 or more.");
         foreach (var step in StepKinds.All)
         {
             Check(ActiveDeadlineSeconds is not null && ActiveDeadlineSeconds.TryGetValue(step, out var seconds) && seconds > 0,
@@ -115,7 +115,7 @@ public sealed partial record OperatorSettings
         Check(IsPositiveQuantity(ScratchSizeLimit), nameof(ScratchSizeLimit),
             $"'{ScratchSizeLimit}' is not a positive Kubernetes quantity such as 100Gi.");
         Check(ServingStartupTimeoutSeconds >= 10, nameof(ServingStartupTimeoutSeconds),
-            $"{ServingStartupTimeoutSeconds} is below 10 seconds.");
+            $"{ServingStartupTimeoutSeconds} is below 10 seconds; allow 10 or more.");
         return problems;
     }
 

@@ -5,10 +5,12 @@ namespace Nexus.Operator.Tests.Hosting;
 
 public class OperatorCommandLineTests
 {
+    private static readonly Func<string, string?> NoEnvironment = _ => null;
+
     [Fact]
     public void Defaults_WatchAllNamespacesWithLeaderElectionOnPort8080()
     {
-        var options = OperatorCommandLine.Parse([]);
+        var options = OperatorCommandLine.Parse([], NoEnvironment);
 
         Assert.Null(options.Namespace);
         Assert.Equal(8080, options.MetricsPort);
@@ -22,7 +24,8 @@ public class OperatorCommandLineTests
     {
         var options = OperatorCommandLine.Parse(
             ["run", "--namespace", "ml", "--metrics-port=9090", "--leader-elect", "false", "--lease-namespace", "ops",
-             "--lease-name", "nexus", "--identity", "pod-1", "--log-format", "text"]);
+             "--lease-name", "nexus", "--identity", "pod-1", "--log-format", "text"],
+            NoEnvironment);
 
         Assert.Equal(
             new OperatorCommandLine
@@ -41,13 +44,13 @@ public class OperatorCommandLineTests
     [InlineData("--unknown", "x")]
     public void InvalidOptions_AreRejected(string name, string value)
     {
-        Assert.Throws<FormatException>(() => OperatorCommandLine.Parse([name, value]));
+        Assert.Throws<FormatException>(() => OperatorCommandLine.Parse([name, value], NoEnvironment));
     }
 
     [Fact]
     public void MissingValue_IsRejected()
     {
-        Assert.Throws<FormatException>(() => OperatorCommandLine.Parse(["--namespace", "--leader-elect", "true"]));
+        Assert.Throws<FormatException>(() => OperatorCommandLine.Parse(["--namespace", "--leader-elect", "true"], NoEnvironment));
     }
 }
 
