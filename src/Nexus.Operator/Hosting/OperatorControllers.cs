@@ -73,7 +73,7 @@ public static class OperatorControllers
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
         settings ??= new OperatorSettings();
-        stores ??= ArtifactStores.Default;
+        stores ??= ArtifactStores.For(settings);
         return host.AddController<Extension>(controller =>
         {
             controller
