@@ -37,6 +37,22 @@ public static class Eventually
         }
     }
 
+    /// <summary>As <see cref="WaitUntilAsync(Func{Task{bool}}, string, TimeSpan?)"/>, the failure message asked for only
+    /// on timeout (where the story stood then, not where it started).</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<Task<string>> because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {await because()}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>Gives other threads a moment to do something they should not; for asserting that nothing happens.</summary>
     public static Task QuietPeriod() => Task.Delay(50);
 }
