@@ -138,19 +138,21 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
     }
 
     /// <summary>The build of the next revision: its steps in order, each observed (result from the output's manifest,
-    /// Job and pods from the caches) only once the one before it has its result.</summary>
+    /// Job and pods from the caches) only once the one before it has its result. Throws <see cref="ArgumentException"/>
+    /// naming the field when the spec cannot be built.</summary>
     private async Task<BuildObservation> ObserveBuildAsync(NexusModel model, RevisionDecision policy, CancellationToken cancellationToken)
     {
         var revision = ModelProgress.NextRevision(model.Status);
         var inputs = policy.Experts.Select(ExpertInput.From).ToList();
         var reason = policy.Reason == Reasons.InitialRevision ? RevisionReason.Initial : RevisionReason.Rebuild;
-        var upcycle = await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Upcycle(model, revision, inputs, _paths), recorded: null, cancellationToken);
-        var finetune = upcycle.Result is null
-            ? null
-            : await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Finetune(model, revision, inputs, _paths), recorded: null, cancellationToken);
-        var evaluate = finetune?.Result is null
-            ? null
-            : await _steps.ObserveAsync(model.Metadata.NamespaceProperty, StepCommands.Evaluate(model, revision, inputs, _paths), recorded: null, cancellationToken);
+        // Every step's command is built first: a spec none of them can be built from stalls before the first Job runs.
+        var steps = (Upcycle: StepCommands.Upcycle(model, revision, inputs, _paths),
+            Finetune: StepCommands.Finetune(model, revision, inputs, _paths),
+            Evaluate: StepCommands.Evaluate(model, revision, inputs, _paths));
+        var ns = model.Metadata.NamespaceProperty;
+        var upcycle = await _steps.ObserveAsync(ns, steps.Upcycle, recorded: null, cancellationToken);
+        var finetune = upcycle.Result is null ? null : await _steps.ObserveAsync(ns, steps.Finetune, recorded: null, cancellationToken);
+        var evaluate = finetune?.Result is null ? null : await _steps.ObserveAsync(ns, steps.Evaluate, recorded: null, cancellationToken);
         var report = evaluate?.Result is { } published ? await _steps.ReadSingleFileAsync(evaluate.Step, published.Uri, cancellationToken) : null;
         return new BuildObservation(revision, reason, policy.Experts, upcycle, finetune, evaluate, report);
     }

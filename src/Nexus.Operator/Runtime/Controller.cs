@@ -284,12 +284,17 @@ public sealed class Controller<T> : IController
                 return "retry";
 
             case ReconcileOutcome.Terminal:
-                await _statusWriter.UpdateAsync(
+                var stalled = await _statusWriter.UpdateAsync(
                     resource,
                     copy => Conditions.MarkStalled(copy.EnsureStatus(), outcome.Reason!, outcome.Message ?? "", copy.Metadata.Generation, _time.GetUtcNow()),
                     cancellationToken).ConfigureAwait(false);
                 queue.Forget(key);
-                _events?.Record(resource, EventType.Warning, outcome.Reason!, outcome.Message ?? "");
+                if (stalled.Written)
+                {
+                    // Once per stall: the reconcile its own status write (or a resync) causes finds it stalled already.
+                    _events?.Record(stalled.Resource, EventType.Warning, outcome.Reason!, outcome.Message ?? "");
+                }
+
                 _logger.LogWarning("{Kind} {Key}: stalled ({Reason}): {Message}", Kind, key, outcome.Reason, outcome.Message);
                 return "terminal";
 

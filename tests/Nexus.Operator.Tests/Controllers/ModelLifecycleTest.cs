@@ -4,6 +4,7 @@ using k8s.Models;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Specs;
+using Nexus.Operator.Tests.Support;
 
 namespace Nexus.Operator.Tests.Controllers;
 
@@ -78,19 +79,20 @@ public abstract class ModelLifecycleTest : LifecycleTest
     protected static string Sha(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
-    protected Task<NexusModel> CreateModelAsync(ExtensionPolicy policy = ExtensionPolicy.Automatic) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
-        new NexusModel
+    protected Task<NexusModel> CreateModelAsync(ExtensionPolicy policy = ExtensionPolicy.Automatic, Action<NexusModelSpec>? configure = null)
+    {
+        var spec = new NexusModelSpec
         {
-            Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns },
-            Spec = new NexusModelSpec
-            {
-                Seed = new ArtifactSource { Uri = Seed },
-                Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
-                Finetune = new FinetuneSpec { Steps = 50 },
-                Extension = new ExtensionPolicySpec { Policy = policy },
-            },
-        },
-        NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
+            Seed = new ArtifactSource { Uri = Seed },
+            Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
+            Finetune = new FinetuneSpec { Steps = 50 },
+            Extension = new ExtensionPolicySpec { Policy = policy },
+        };
+        configure?.Invoke(spec);
+        return Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
+            new NexusModel { Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns }, Spec = spec },
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
+    }
 
     protected Task<NexusModel> GetModelAsync() =>
         Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
@@ -98,7 +100,8 @@ public abstract class ModelLifecycleTest : LifecycleTest
     protected async Task<NexusModel> WaitForAsync(Func<NexusModel, bool> condition, string because)
     {
         NexusModel? last = null;
-        await Until(async () => condition(last = await GetModelAsync()), $"the model is {because} (last status: {JsonSerializer.Serialize(last?.Status)})");
+        await Eventually.WaitUntilAsync(async () => condition(last = await GetModelAsync()),
+            () => Task.FromResult($"the model is {because} (last status: {JsonSerializer.Serialize(last?.Status)})"), TimeSpan.FromSeconds(10));
         return last!;
     }
 
@@ -148,7 +151,8 @@ public abstract class ModelLifecycleTest : LifecycleTest
         var sha = component switch
         {
             "evaluate" => await PublishAsync(output, "evaluation.json", ("evaluation.json", Report(domains))),
-            _ when component == "finetune" || arguments.Contains("--finetune-out") => await PublishAsync(output, "model/model.safetensors",
+            "embed" => await PublishAsync(output, "embedding.json", ("embedding.json", $"{{\"format\":\"nexus.domain-embedding/v1\",\"by\":\"{jobName}\"}}")),
+            _ when component is "finetune" or "train" || arguments.Contains("--finetune-out") => await PublishAsync(output, "model/model.safetensors",
                 ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"), ("metrics.jsonl", "{}")),
             "extend" or "remove" => Sha($"extended by {jobName}"),
             _ => await PublishAsync(output, "model.safetensors", ("model.safetensors", $"weights of {jobName}"), ("config.json", "{}")),
