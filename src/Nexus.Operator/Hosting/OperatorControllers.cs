@@ -3,6 +3,7 @@ using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Caching;
 using Nexus.Operator.Client;
 using Nexus.Operator.Controllers;
+using Nexus.Operator.Metrics;
 using Nexus.Operator.Policies;
 using Nexus.Operator.Runtime;
 using Nexus.Operator.Specs;
@@ -12,7 +13,8 @@ namespace Nexus.Operator.Hosting;
 /// <summary>The controllers <c>nexus-operator run</c> starts.</summary>
 public static class OperatorControllers
 {
-    /// <summary>Registers the Expert, NexusModel and Extension controllers.</summary>
+    /// <summary>Registers the Expert, NexusModel and Extension controllers, and the lifecycle metrics read from their
+    /// caches (<see cref="LifecycleMetrics"/>).</summary>
     /// <param name="settings">The cluster's settings (image, artifact root, ...); the defaults when null.</param>
     /// <param name="stores">Opens artifact locations; <see cref="ArtifactStores.For"/> the settings when null.</param>
     /// <param name="workers">Concurrent reconciles of each controller; the controller's default when null.</param>
@@ -20,7 +22,8 @@ public static class OperatorControllers
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null) =>
         host.AddExpertController(settings, stores, workers)
             .AddNexusModelController(settings, stores, workers)
-            .AddExtensionController(settings, stores, workers);
+            .AddExtensionController(settings, stores, workers)
+            .AddMetrics(built => LifecycleMetrics.Register(built.Informers, built.Metrics, () => built.IsLeader));
 
     /// <summary>Registers the Expert controller: it owns its step Jobs, and a pod's change (a container stuck pulling its
     /// image, a terminated container) reconciles the Expert controlling the pod's Job.</summary>

@@ -21,6 +21,7 @@ public sealed class OperatorHostBuilder
 {
     private readonly IKubernetes? _client;
     private readonly List<Func<OperatorHost, IController>> _controllers = new();
+    private readonly List<Action<OperatorHost>> _metrics = new();
     private string? _namespace;
     private LeaderElectionOptions _leaderElection = new();
     private int? _metricsPort;
@@ -123,6 +124,15 @@ public sealed class OperatorHostBuilder
         return this;
     }
 
+    /// <summary>Adds series read from the informers rather than reported by a reconciler: <paramref name="register"/>
+    /// runs once on the built host, before its informers list, and adds its handlers and series there (see
+    /// <see cref="OperatorHost.Informers"/> and <see cref="OperatorHost.Metrics"/>).</summary>
+    public OperatorHostBuilder AddMetrics(Action<OperatorHost> register)
+    {
+        _metrics.Add(register);
+        return this;
+    }
+
     public OperatorHost Build()
     {
         _leaderElection.Validate();
@@ -142,6 +152,7 @@ public sealed class OperatorHostBuilder
             _client, informers, events, _patchers ?? new CustomResourcePatcherFactory(RequireClient("patch resources")),
             metrics, _leaderElection, leaseLock, _metricsPort, _loggerFactory, _time);
         host.AddControllers(_controllers.Select(create => create(host)));
+        _metrics.ForEach(register => register(host));
         return host;
     }
 

@@ -3,8 +3,9 @@ using Prometheus;
 namespace Nexus.Operator.Metrics;
 
 /// <summary>
-/// Every Prometheus series the operator exports, registered in a registry of its own: two operator replicas in one
-/// process (as the tests run them) keep separate counts, and <c>/metrics</c> serves exactly these series.
+/// The controller runtime's Prometheus series, registered in a registry of its own: two operator replicas in one
+/// process (as the tests run them) keep separate counts, and <c>/metrics</c> serves exactly this registry (with the
+/// series of <see cref="LifecycleMetrics"/>, which registers its own here).
 /// </summary>
 public sealed class OperatorMetrics
 {

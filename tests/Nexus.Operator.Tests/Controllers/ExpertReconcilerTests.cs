@@ -101,11 +101,12 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         await WaitForJobAsync("news-train-g1");
         Server.Jobs.MarkPodWaiting(Ns, "news-train-g1", "ImagePullBackOff", "Back-off pulling image \"nexus-worker:0.1.0\"");
 
-        var stuck = await WaitForAsync(e => Conditions.IsTrue(e.Status?.Conditions, ConditionTypes.Stalled), "Stalled");
+        // The pod's watch event may come before the Job's startTime: Stalled in Pending first, then in Training.
+        var stuck = await WaitForAsync(
+            e => Conditions.IsTrue(e.Status?.Conditions, ConditionTypes.Stalled) && e.Status!.Phase == ExpertPhase.Training, "Stalled in Training");
         var stalled = Conditions.Get(stuck.Status!.Conditions, ConditionTypes.Stalled)!;
         Assert.Equal("ImagePullBackOff", stalled.Reason);
         Assert.Contains("Back-off pulling image", stalled.Message);
-        Assert.Equal(ExpertPhase.Training, stuck.Status.Phase);
         Assert.Equal("news-train-g1", stuck.Status.ActiveJob);
         Assert.NotNull(await FindJobAsync("news-train-g1"));
     }
@@ -185,6 +186,54 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         Assert.False(File.Exists(Path.Combine(folder, "embedding.json", ArtifactManifest.FileName)));
         Assert.Empty(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task EveryPhaseChange_IsRecordedAsAnEvent_TheReadyTransitionIncluded()
+    {
+        StartOperator(host => host.AddNexusControllers(Settings));
+        await CreateExpertAsync();
+        await WaitForJobAsync("news-train-g1");
+        Server.Jobs.MarkRunning(Ns, "news-train-g1");
+        await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Training, "Training");
+        await SucceedAsync("news-train-g1");
+        await WaitForJobAsync("news-embed-g1");
+        Server.Jobs.MarkRunning(Ns, "news-embed-g1");
+        await SucceedAsync("news-embed-g1");
+        await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
+
+        (string Type, string Reason)[] phases = [("Normal", Reasons.Pending), ("Normal", Reasons.Training), ("Normal", Reasons.Embedding), ("Normal", Reasons.Succeeded)];
+        await Until(async () => phases.All((await ExpertEventsAsync()).Select(e => (e.Type, e.Reason)).Contains), "an Event for each phase");
+        var ready = (await ExpertEventsAsync()).Single(e => e.Reason == Reasons.Succeeded);
+        Assert.StartsWith("Checkpoint ", ready.Message);
+    }
+
+    [Fact]
+    public async Task AFailedExpertsNewFailureMessage_IsRecordedAsAnotherWarning()
+    {
+        StartOperator(host => host.AddNexusControllers(Settings));
+        await CreateExpertAsync();
+        await WaitForJobAsync("news-train-g1");
+        // The Job controller's verdict first, before any pod says why.
+        await Client.BatchV1.PatchNamespacedJobStatusAsync(
+            new V1Patch("""{"status":{"failed":1,"conditions":[{"type":"Failed","status":"True","reason":"BackoffLimitExceeded","message":"Job has reached the specified backoff limit"}]}}""",
+                V1Patch.PatchType.MergePatch),
+            "news-train-g1", Ns);
+        await Until(
+            async () => (await ExpertEventsAsync()).Any(e => e is { Type: "Warning", Reason: "BackoffLimitExceeded" } && !e.Message.Contains("OOMKilled", StringComparison.Ordinal)),
+            "a Warning for the failed Job");
+
+        // Then the pod's termination: the same phase and reason, a message that now names the container's fate.
+        Server.Jobs.MarkFailed(Ns, "news-train-g1", exitCode: 137, podReason: "OOMKilled");
+        await Until(
+            async () => (await ExpertEventsAsync()).Any(e => e is { Type: "Warning", Reason: "BackoffLimitExceeded" } && e.Message.Contains("OOMKilled", StringComparison.Ordinal)),
+            "a Warning naming the OOMKilled container");
+        Assert.Equal(ExpertPhase.Failed, (await GetExpertAsync()).Status!.Phase);
+    }
+
+    private async Task<List<Corev1Event>> ExpertEventsAsync() =>
+        (await Client.CoreV1.ListNamespacedEventAsync(Ns)).Items
+        .Where(e => e.InvolvedObject.Kind == Expert.KubeKind && e.InvolvedObject.Name == "news")
+        .ToList();
 
     private Task<Expert> CreateExpertAsync() => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
         new Expert
