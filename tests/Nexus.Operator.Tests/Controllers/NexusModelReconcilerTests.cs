@@ -51,7 +51,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.Equal((1, RevisionReason.Initial), (revision.Revision, revision.Reason));
         Assert.Equal([("news", "news"), ("science", "science")], revision.Experts!.Select(e => (e.Name, e.Domain!)));
         Assert.All(revision.Experts!, e => Assert.Equal(Sha(e.Name), e.CheckpointSha256));
-        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(rollingOut, 1), revision.Model!.Uri);
+        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(rollingOut, await ExpectedBuildAsync(rollingOut, 1)), revision.Model!.Uri);
         Assert.Equal(weights, revision.Model.Sha256);
         Assert.Equal(10.0, revision.Metrics!.Perplexity!["news"]);
         Assert.Equal(0.8, revision.Metrics.RoutingShare!["science"]);
@@ -162,7 +162,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.Equal(RevisionReason.Rebuild, rolling.Status.Revisions![1].Reason);
         Assert.False(Conditions.IsTrue(rolling.Status.Conditions, ConditionTypes.Ready));
         await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision] == "2", "the Deployment runs revision 2");
-        Assert.Contains(new ArtifactPaths(Settings).RevisionModel(rolling, 2), (await FindDeploymentAsync())!.Spec.Template.Spec.Containers[0].Args);
+        Assert.Contains(new ArtifactPaths(Settings).RevisionModel(rolling, await ExpectedBuildAsync(rolling, 2)), (await FindDeploymentAsync())!.Spec.Template.Spec.Containers[0].Args);
         await Task.Delay(200);
         Assert.Equal(1, (await GetModelAsync()).Status!.ServedRevision);
 
@@ -180,6 +180,15 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
             await WaitForJobAsync(job);
             await SucceedAsync(job);
         }
+    }
+
+    /// <summary>The build the operator should run for <paramref name="revision"/> of <paramref name="model"/>'s spec from the
+    /// namespace's Experts as they are now (router order: by name).</summary>
+    private async Task<ModelBuild> ExpectedBuildAsync(NexusModel model, int revision)
+    {
+        var experts = await Client.CustomObjects.ListNamespacedCustomObjectAsync<ExpertList>(
+            Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
+        return ModelBuild.Of(revision, model.Spec, experts.Items.OrderBy(expert => expert.Metadata.Name, StringComparer.Ordinal));
     }
 
     private Task<Expert> CreateExpertAsync(string domain) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
