@@ -116,7 +116,8 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
         Run(key, token => client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(Bucket).WithObject(Key(key)), token), cancellation);
 
     /// <summary>Lists the keys under <c>PREFIX/</c>, then deletes them one by one, the manifests first. One request per
-    /// object: s3rver fails bulk deletes (DeleteObjects) of nested keys with a 500, and a removal is rare.</summary>
+    /// object: s3rver answered a bulk delete (DeleteObjects) of an artifact folder with a 500 InternalError, and a removal
+    /// is rare.</summary>
     public override async Task<int> RemoveAllAsync(CancellationToken cancellation = default)
     {
         var folder = $"{Location.Path}/";
