@@ -8,9 +8,9 @@ namespace Nexus.Operator.Specs;
 /// <summary>
 /// Where the operator's steps publish their outputs, under <see cref="OperatorSettings.ArtifactRoot"/>:
 /// <code>
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/run              train run (checkpoints/, metrics.jsonl, model/)
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/model            imported checkpoint
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/embedding.json   domain embedding
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/run                    train run (checkpoints/, metrics.jsonl, model/)
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/model                  imported checkpoint
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/embedding.json         domain embedding
 /// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/upcycled        upcycled MoE
 /// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/finetune        finetune run; its model/ is the revision's model
 /// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/evaluation.json evaluation report (plots beside it)
