@@ -128,6 +128,14 @@ public abstract class ArtifactStore : IArtifactStore
         return manifest is not null;
     }
 
+    /// <summary>Removes every object under the location as a folder, manifests first; the back end lists them (the one
+    /// operation that needs a listing: a location's artifacts are not known to it in advance).</summary>
+    public abstract Task<int> RemoveAllAsync(CancellationToken cancellation = default);
+
+    /// <summary>Whether <paramref name="key"/> (relative to the location) is the manifest of an artifact at or under it.</summary>
+    protected static bool IsManifest(string key) =>
+        key == ArtifactManifest.FileName || key.EndsWith("/" + ArtifactManifest.FileName, StringComparison.Ordinal);
+
     private Task PutBytesAsync(string key, byte[] bytes, CancellationToken cancellation) =>
         PutAsync(key, () => new MemoryStream(bytes, writable: false), bytes.Length, cancellation);
 

@@ -57,6 +57,18 @@ public sealed class FileArtifactStore : ArtifactStore
         return Task.FromResult(file.Exists ? file.Length : (long?)null);
     }
 
+    /// <summary>Deletes the location's folder whole, after its manifests.</summary>
+    public override Task<int> RemoveAllAsync(CancellationToken cancellation = default)
+    {
+        var folder = new DirectoryInfo(Location.Path);
+        if (!folder.Exists) return Task.FromResult(0);
+        var files = folder.GetFiles("*", SearchOption.AllDirectories);
+        foreach (var manifest in files.Where(file => IsManifest(Path.GetRelativePath(folder.FullName, file.FullName).Replace(Path.DirectorySeparatorChar, '/'))))
+            manifest.Delete();
+        folder.Delete(recursive: true);
+        return Task.FromResult(files.Length);
+    }
+
     protected override Task DeleteAsync(string key, CancellationToken cancellation)
     {
         var path = PathOf(key);

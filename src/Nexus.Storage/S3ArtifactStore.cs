@@ -9,7 +9,7 @@ namespace Nexus.Storage;
 
 /// <summary>
 /// An artifact in an S3-compatible bucket, through the MinIO client. Needs only put, get and delete of whole objects
-/// (no listing, no ranged reads: the manifest is the listing). Transient failures (connection errors, 5xx, timeouts)
+/// (no ranged reads, and no listing but to remove everything under a location: the manifest is the listing). Transient failures (connection errors, 5xx, timeouts)
 /// are retried with exponential backoff; permanent ones (no such bucket, access denied) fail at once, naming the
 /// endpoint, bucket and key.
 /// </summary>
@@ -29,7 +29,10 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
 
     private readonly long partSize;
 
-    public S3ArtifactStore(ArtifactLocation location, S3Settings settings, RetryStrategyOptions? retryOptions = null, long partSize = DefaultPartSize)
+    /// <param name="handler">The HTTP handler the MinIO client sends through (left undisposed); null for the client's own.</param>
+    public S3ArtifactStore(
+        ArtifactLocation location, S3Settings settings, RetryStrategyOptions? retryOptions = null, long partSize = DefaultPartSize,
+        HttpMessageHandler? handler = null)
         : base(location)
     {
         if (partSize < 1) throw new ArgumentOutOfRangeException(nameof(partSize), "A part holds at least one byte.");
@@ -40,8 +43,9 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
             .WithEndpoint(settings.Endpoint.Host, settings.Endpoint.Port)
             .WithSSL(settings.Endpoint.Scheme == "https")
             .WithRegion(settings.Region)
-            .WithCredentials(settings.AccessKey, settings.SecretKey)
-            .Build();
+            .WithCredentials(settings.AccessKey, settings.SecretKey);
+        if (handler is not null) client = client.WithHttpClient(new HttpClient(handler, disposeHandler: false), disposeHttpClient: true);
+        client = client.Build();
         retryOptions ??= DefaultRetry;
         retries = retryOptions.MaxRetryAttempts;
         retry = new ResiliencePipelineBuilder().AddRetry(retryOptions).Build();
@@ -110,6 +114,24 @@ public sealed class S3ArtifactStore : ArtifactStore, IDisposable
 
     protected override Task DeleteAsync(string key, CancellationToken cancellation) =>
         Run(key, token => client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(Bucket).WithObject(Key(key)), token), cancellation);
+
+    /// <summary>Lists the keys under <c>PREFIX/</c>, then deletes them one by one, the manifests first. One request per
+    /// object: s3rver answered a bulk delete (DeleteObjects) of an artifact folder with a 500 InternalError, and a removal
+    /// is rare.</summary>
+    public override async Task<int> RemoveAllAsync(CancellationToken cancellation = default)
+    {
+        var folder = $"{Location.Path}/";
+        var keys = new List<string>();
+        await Run("", async token =>
+        {
+            keys.Clear(); // a retried listing starts again
+            var listing = new ListObjectsArgs().WithBucket(Bucket).WithPrefix(folder).WithRecursive(true);
+            await foreach (var item in client.ListObjectsEnumAsync(listing, token)) keys.Add(item.Key[folder.Length..]);
+        }, cancellation);
+        foreach (var key in keys.Where(IsManifest).Concat(keys.Where(key => !IsManifest(key))))
+            await DeleteAsync(key, cancellation);
+        return keys.Count;
+    }
 
     /// <summary>Runs one S3 call under the retry policy and turns what still fails into an error that names where.</summary>
     private async Task Run(string key, Func<CancellationToken, Task> call, CancellationToken cancellation)

@@ -12,6 +12,9 @@ public abstract class ArtifactStoreContract : IDisposable
     /// <summary>A store at a fresh location.</summary>
     protected abstract ArtifactStore NewStore();
 
+    /// <summary>A store at <paramref name="location"/>, on the same back end as <see cref="NewStore"/>.</summary>
+    protected abstract ArtifactStore StoreAt(string location);
+
     /// <summary>Flips one byte of the stored object <paramref name="key"/> (relative to the store's location), keeping its size.</summary>
     protected abstract void Corrupt(ArtifactStore store, string key);
 
@@ -84,6 +87,28 @@ public abstract class ArtifactStoreContract : IDisposable
         Assert.False(Directory.Exists(Temp["other"]));
         Assert.Empty(Directory.GetDirectories(Temp.Path, "other.partial-*"));
         Assert.True(File.Exists(Temp["copy/model.safetensors"])); // an earlier good copy is untouched
+    }
+
+    [Fact]
+    public async Task RemoveAllRemovesEveryArtifactUnderTheLocation_AndNothingBesideIt()
+    {
+        var revision = NewStore();
+        var upcycled = StoreAt($"{revision.Location}/b-1/upcycled");
+        var run = StoreAt($"{revision.Location}/b-1/finetune");
+        var sibling = StoreAt($"{revision.Location}0"); // r1 and r10: a common start, not a common folder
+        var upcycledManifest = (await upcycled.PublishAsync(WriteSource("upcycled", seed: 1))).Manifest;
+        var runManifest = (await run.PublishAsync(WriteSource("run", seed: 2))).Manifest;
+        await sibling.PublishAsync(WriteSource("sibling", seed: 3));
+        var objects = new[] { upcycledManifest, runManifest }.Sum(manifest => 1 + manifest.Files.Sum(file => manifest.Objects(file).Count));
+
+        Assert.Equal(objects, await revision.RemoveAllAsync());
+
+        Assert.Null(await upcycled.GetManifestAsync());
+        Assert.Null(await run.GetManifestAsync());
+        foreach (var (key, _, _) in upcycledManifest.Files.SelectMany(upcycledManifest.Objects)) Assert.False(await upcycled.ExistsAsync(key), $"{key} is still stored");
+        await sibling.FetchAsync(Temp["copy"]);
+        Assert.Equal(Hashes(Temp["sibling"]), Hashes(Temp["copy"]));
+        Assert.Equal(0, await revision.RemoveAllAsync());
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
 
     /// <summary>Parts of 1 MiB, so that the 3 MB file of the contract tests is stored as four.</summary>
     private S3ArtifactStore Store(string location, RetryStrategyOptions? retry = null) =>
-        new(ArtifactLocation.Parse(location), fixture.Server.Settings, retry ?? S3rver.QuickRetry(), partSize: 1 << 20);
+        new(ArtifactLocation.Parse(location), fixture.Server.Settings, retry ?? S3rver.QuickRetry(), partSize: 1 << 20, handler: fixture.Server.Http);
 
     protected override ArtifactStore NewStore()
     {
@@ -24,6 +24,8 @@ public sealed class S3ArtifactStoreTests(S3rverFixture fixture) : ArtifactStoreC
         store.EnsureBucketAsync().GetAwaiter().GetResult();
         return store;
     }
+
+    protected override ArtifactStore StoreAt(string location) => Store(location);
 
     protected override void Corrupt(ArtifactStore store, string key)
     {

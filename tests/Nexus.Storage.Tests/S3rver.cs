@@ -68,8 +68,17 @@ public sealed class S3rver : IDisposable
         process = null;
     }
 
+    /// <summary>
+    /// An HTTP handler for the MinIO client that corrects s3rver's one listing bug: it answers ListObjects in the XML
+    /// namespace <c>http://doc.s3.amazonaws.com/2006-03-01/</c>, where S3 and MinIO use
+    /// <c>http://s3.amazonaws.com/doc/2006-03-01/</c>, so the MinIO client reads no keys (DESIGN.md). Everything else
+    /// passes through untouched.
+    /// </summary>
+    public HttpMessageHandler Http { get; } = new ListingNamespaceFix { InnerHandler = new HttpClientHandler() };
+
     public void Dispose()
     {
+        Http.Dispose();
         Stop();
         if (Directory.Exists(DataDirectory)) Directory.Delete(DataDirectory, recursive: true);
     }
@@ -100,5 +109,23 @@ public sealed class S3rver : IDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class ListingNamespaceFix : DelegatingHandler
+    {
+        private const string S3rverNamespace = "http://doc.s3.amazonaws.com/2006-03-01/";
+        private const string S3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method != HttpMethod.Get || !response.IsSuccessStatusCode || request.RequestUri?.Query.Contains("list-type=", StringComparison.Ordinal) != true)
+                return response;
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            var fixedBody = new StringContent(body.Replace(S3rverNamespace, S3Namespace, StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/xml");
+            response.Content.Dispose();
+            response.Content = fixedBody;
+            return response;
+        }
     }
 }

@@ -20,6 +20,9 @@ public static class Reasons
     public const string Extending = "Extending";
     public const string Evaluating = "Evaluating";
     public const string RollingOut = "RollingOut";
+    /// <summary>NexusModel: the inputs of the revision under construction changed (the spec, an Expert's checkpoint), so
+    /// the previous attempt's Jobs are deleted and the build starts again.</summary>
+    public const string BuildRestarted = "BuildRestarted";
     /// <summary>NexusModel: some selected Experts are not Ready yet.</summary>
     public const string WaitingForExperts = "WaitingForExperts";
     /// <summary>NexusModel with the Manual policy: the selection changed and no Extension asks for the change yet.</summary>

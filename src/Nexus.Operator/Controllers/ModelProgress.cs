@@ -21,17 +21,21 @@ public enum ModelHealth
     Ready,
 }
 
-/// <summary>What the reconciler observed of one revision's build: the revision number, why it is built, the Experts it
-/// is built from (router order), each step in order (a later one only once the earlier has its result) and, once the
-/// evaluation is published, the report's text.</summary>
+/// <summary>What the reconciler observed of one revision's build: the build (revision number and build id), why it is
+/// built, the Experts it is built from (router order), each step in order (a later one only once the earlier has its
+/// result) and, once the evaluation is published, the report's text.</summary>
 public sealed record BuildObservation(
-    int Revision,
+    ModelBuild Build,
     RevisionReason Reason,
     IReadOnlyList<Expert> Experts,
     StepObservation Upcycle,
     StepObservation? Finetune,
     StepObservation? Evaluate,
-    string? EvaluationReport);
+    string? EvaluationReport)
+{
+    /// <summary>The model's Jobs of this revision's step names that belong to another build (<see cref="ModelProgress.IsStale"/>).</summary>
+    public IReadOnlyList<V1Job> Stale { get; init; } = [];
+}
 
 /// <summary>The verdict on a build: the phase and health with their reason and message, the Job to create (never one
 /// that exists), and the finished revision once every step has its result.</summary>
@@ -42,7 +46,12 @@ public sealed record BuildDecision(
     string Message,
     StepInvocation? Create,
     string? ActiveJob,
-    ModelRevision? Built);
+    ModelRevision? Built)
+{
+    /// <summary>Stale Jobs to delete (Background propagation) before the build starts again; nothing is created
+    /// meanwhile.</summary>
+    public IReadOnlyList<V1Job> Delete { get; init; } = [];
+}
 
 /// <summary>Everything <see cref="ModelProgress.Apply"/> reports: the policy's verdict and the selection it judged, the
 /// build under way (if any), the history after this reconcile, the current revision and the one to serve, the serving
@@ -79,9 +88,24 @@ public static class ModelProgress
             ? pinned
             : revisions.Count == 0 ? null : revisions.Max(revision => revision.Revision);
 
+    /// <summary>Whether <paramref name="job"/>, a Job of one of <paramref name="build"/>'s step names, belongs to another
+    /// build (another id, or none): its inputs are obsolete, whatever its state.</summary>
+    public static bool IsStale(V1Job job, ModelBuild build) =>
+        job.Metadata.Annotations?.TryGetValue(Annotations.Build, out var id) != true || id != build.Id;
+
+    /// <summary>
+    /// The build's next move, first match wins: Jobs of another build are deleted and nothing else happens until they
+    /// are gone (their delete events reconcile the model again); the first step without a result runs; with every
+    /// result the revision is recorded. A failed step stays Failed while the inputs are unchanged.
+    /// </summary>
     public static BuildDecision DecideBuild(BuildObservation build, DateTimeOffset now, string buildSpecHash)
     {
         ArgumentNullException.ThrowIfNull(build);
+        if (build.Stale.Count > 0)
+        {
+            return Restart(build);
+        }
+
         if (build.Upcycle.Result is null)
         {
             return DecideStep(build.Upcycle, NexusModelPhase.Upcycling, Reasons.Upcycling, "upcycles the experts into an MoE");
@@ -99,7 +123,7 @@ public static class ModelProgress
 
         var revision = new ModelRevision
         {
-            Revision = build.Revision,
+            Revision = build.Build.Revision,
             Experts = build.Experts.Select(expert => new RevisionExpert
             {
                 Name = expert.Metadata.Name,
@@ -113,7 +137,7 @@ public static class ModelProgress
             BuildSpecHash = buildSpecHash,
         };
         return new BuildDecision(NexusModelPhase.RollingOut, ModelHealth.Progressing, Reasons.Succeeded,
-            $"Revision {build.Revision} is built ({model.Uri}, sha256 {model.Sha256}) and evaluated.",
+            $"Revision {build.Build.Revision} is built ({model.Uri}, sha256 {model.Sha256}) and evaluated.",
             Create: null, ActiveJob: null, revision);
     }
 
@@ -346,6 +370,23 @@ public static class ModelProgress
             : (NexusModelPhase.Ready, ModelHealth.Ready, Reasons.Succeeded, $"Revision {target} is built and served.");
     }
 
+    /// <summary>The restart of a build whose inputs changed: the stale Jobs not already being deleted go, and the message
+    /// names the inputs they were built from and the new ones.</summary>
+    private static BuildDecision Restart(BuildObservation build)
+    {
+        var stale = build.Stale[0].Metadata.Annotations ?? new Dictionary<string, string>();
+        var oldId = stale.TryGetValue(Annotations.Build, out var id) ? id : "(no build id)";
+        var oldInputs = stale.TryGetValue(Annotations.BuildInputs, out var inputs) && inputs.Length > 0 ? $" ({inputs})" : "";
+        var names = string.Join(", ", build.Stale.Select(job => job.Metadata.Name));
+        var message = $"The inputs of revision {build.Build.Revision} changed: its build {oldId}{oldInputs} is now {build.Build.Id} " +
+                      $"({build.Build.Inputs}). Deleting the previous build's Jobs {names}; the build starts again once they are gone.";
+        return new BuildDecision(NexusModelPhase.Upcycling, ModelHealth.Progressing, Reasons.BuildRestarted, message,
+            Create: null, ActiveJob: null, Built: null)
+        {
+            Delete = build.Stale.Where(job => job.Metadata.DeletionTimestamp is null).ToList(),
+        };
+    }
+
     private static BuildDecision DecideStep(StepObservation observed, NexusModelPhase phase, string reason, string doing)
     {
         var step = observed.Step;
@@ -356,7 +397,9 @@ public static class ModelProgress
         return reading.State switch
         {
             JobState.Missing => Verdict(phase, ModelHealth.Progressing, reason, $"Creating Job {name}, which {doing}.", create: step, active: name),
-            JobState.Failed => Verdict(NexusModelPhase.Failed, ModelHealth.Failed, reading.Reason!, reading.Message!),
+            JobState.Failed => Verdict(NexusModelPhase.Failed, ModelHealth.Failed, reading.Reason!,
+                $"{reading.Message} To retry, fix what the build is made from (spec.seed, spec.router, spec.finetune or the Experts) and it " +
+                $"restarts, or delete Job {name} to run the step again (with the current spec.resources)."),
             JobState.CompletedWithoutResult => Verdict(phase, ModelHealth.Stalled, reading.Reason!, reading.Message!),
             JobState.Stuck => Verdict(phase, ModelHealth.Stalled, reading.Reason!, reading.Message!, active: name),
             JobState.Queued => Verdict(phase, ModelHealth.Progressing, reading.Reason!, reading.Message!, active: name),

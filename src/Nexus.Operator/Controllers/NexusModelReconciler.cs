@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
@@ -17,20 +19,45 @@ namespace Nexus.Operator.Controllers;
 /// artifacts and Jobs, the serving Deployment), decide (<see cref="RevisionPolicy"/>, <see cref="ModelProgress"/>),
 /// apply (create the one build Job the decision asks for, never updating one; create the Deployment and the Service,
 /// and move the Deployment to another revision by a merge patch of only the fields the operator owns), report (status,
-/// only when it changed, and an Event per phase change or failure).
+/// only when it changed, and an Event per phase change or failure). A revision pruned from the history has its artifacts
+/// removed, and a deleted NexusModel is held by a finalizer until every artifact it built is removed.
 /// </summary>
 public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, OperatorSettings settings, ArtifactStoreFactory stores)
     : IReconciler<NexusModel>
 {
+    /// <summary>Holds a deleted NexusModel until its artifacts are removed from the store.</summary>
+    public const string ArtifactsFinalizer = "nexus.moe/artifacts";
+
+    /// <summary>Reason of the Warning Event (and of the retry) when artifacts could not be removed.</summary>
+    public const string ArtifactRemovalFailed = "ArtifactRemovalFailed";
+
     private readonly ArtifactPaths _paths = new(settings);
     private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
+
+    /// <summary>Per model uid, pruned revisions whose folders could not be removed yet: retried with the queue's backoff.
+    /// An operator restart forgets them (the folders then go with the model).</summary>
+    private readonly ConcurrentDictionary<string, ImmutableSortedSet<int>> _unremoved = new();
 
     public async Task<ReconcileResult> ReconcileAsync(NexusModel model, CancellationToken cancellationToken)
     {
         if (Finalizers.IsDeleting(model))
         {
+            if (Finalizers.Has(model, ArtifactsFinalizer))
+            {
+                if (!await RemoveFolderAsync(model, _paths.ModelFolder(model), "every artifact of the model", cancellationToken))
+                {
+                    return ReconcileResult.Retry(ArtifactRemovalFailed);
+                }
+
+                await Finalizers.RemoveAsync(context.Patcher, model, ArtifactsFinalizer, cancellationToken);
+            }
+
+            _unremoved.TryRemove(model.Metadata.Uid ?? "", out _);
             return ReconcileResult.Done;
         }
+
+        // First, so that a model deleted from here on is held until its artifacts are removed.
+        model = await Finalizers.AddAsync(context.Patcher, model, ArtifactsFinalizer, cancellationToken);
 
         var ns = model.Metadata.NamespaceProperty;
         ExpertSelectionResult selection;
@@ -71,6 +98,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
             }
 
             build = ModelProgress.DecideBuild(observed, now, RevisionPolicy.BuildSpecHash(model.Spec));
+            await DeleteStaleJobsAsync(model, build, cancellationToken);
             if (build.Create is { } step)
             {
                 V1Job job;
@@ -134,27 +162,107 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
             }
         }
 
-        return ReconcileResult.Done;
+        var pruned = written.Written
+            ? (previous?.Revisions ?? []).Select(revision => revision.Revision).Except(revisions.Select(revision => revision.Revision))
+            : [];
+        return await RemovePrunedAsync(written.Resource, pruned, cancellationToken);
     }
 
-    /// <summary>The build of the next revision: its steps in order, each observed (result from the output's manifest,
-    /// Job and pods from the caches) only once the one before it has its result. Throws <see cref="ArgumentException"/>
-    /// naming the field when the spec cannot be built.</summary>
+    /// <summary>Removes the folders of the revisions just pruned from the history (the status without them is written)
+    /// and of earlier ones whose removal failed. A failure is reported and retried with backoff; it never holds the
+    /// model up, as everything else of this reconcile is done.</summary>
+    private async Task<ReconcileResult> RemovePrunedAsync(NexusModel model, IEnumerable<int> pruned, CancellationToken cancellationToken)
+    {
+        var uid = model.Metadata.Uid ?? "";
+        var pending = _unremoved.GetValueOrDefault(uid, []).Union(pruned);
+        foreach (var revision in pending)
+        {
+            if (await RemoveFolderAsync(model, _paths.RevisionFolder(model, revision), $"the artifacts of revision {revision}, pruned from the history", cancellationToken))
+            {
+                pending = pending.Remove(revision);
+            }
+        }
+
+        if (pending.IsEmpty)
+        {
+            _unremoved.TryRemove(uid, out _);
+            return ReconcileResult.Done;
+        }
+
+        _unremoved[uid] = pending;
+        return ReconcileResult.Retry(ArtifactRemovalFailed);
+    }
+
+    /// <summary>Removes everything under <paramref name="uri"/>, with an Event; a failure is a Warning Event and false.</summary>
+    private async Task<bool> RemoveFolderAsync(NexusModel model, string uri, string what, CancellationToken cancellationToken)
+    {
+        var store = stores(uri);
+        try
+        {
+            var removed = await store.RemoveAllAsync(cancellationToken);
+            if (removed > 0)
+            {
+                context.Events.Record(model, EventType.Normal, "ArtifactRemoved", $"Removed {what}: {removed} objects under {uri}.");
+            }
+
+            return true;
+        }
+        catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+        {
+            context.Events.Record(model, EventType.Warning, ArtifactRemovalFailed, $"Could not remove {what} under {uri}; retrying later. {failure.Message}");
+            return false;
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>Deletes the Jobs a restarted build leaves behind; one Event when any was deleted now (not by an earlier
+    /// reconcile whose delete the cache has not seen yet).</summary>
+    private async Task DeleteStaleJobsAsync(NexusModel model, BuildDecision build, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        foreach (var job in build.Delete)
+        {
+            deleted += await _steps.DeleteAsync(job, cancellationToken) ? 1 : 0;
+        }
+
+        if (deleted > 0)
+        {
+            context.Events.Record(model, EventType.Normal, build.Reason, build.Message);
+        }
+    }
+
+    /// <summary>The build of the next revision from the policy's Experts. Jobs of its step names that this model
+    /// controls but another build created are stale: then nothing else is observed. Otherwise its steps in order, each
+    /// observed (result from the output's manifest, Job and pods from the caches) only once the one before it has its
+    /// result. Throws <see cref="ArgumentException"/> naming the field when the spec cannot be built.</summary>
     private async Task<BuildObservation> ObserveBuildAsync(NexusModel model, RevisionDecision policy, CancellationToken cancellationToken)
     {
-        var revision = ModelProgress.NextRevision(model.Status);
+        var ns = model.Metadata.NamespaceProperty;
+        var build = ModelBuild.Of(ModelProgress.NextRevision(model.Status), model.Spec, policy.Experts);
         var inputs = policy.Experts.Select(ExpertInput.From).ToList();
         var reason = policy.Reason == Reasons.InitialRevision ? RevisionReason.Initial : RevisionReason.Rebuild;
         // Every step's command is built first: a spec none of them can be built from stalls before the first Job runs.
-        var steps = (Upcycle: StepCommands.Upcycle(model, revision, inputs, _paths),
-            Finetune: StepCommands.Finetune(model, revision, inputs, _paths),
-            Evaluate: StepCommands.Evaluate(model, revision, inputs, _paths));
-        var ns = model.Metadata.NamespaceProperty;
+        var steps = (Upcycle: StepCommands.Upcycle(model, build, inputs, _paths),
+            Finetune: StepCommands.Finetune(model, build, inputs, _paths),
+            Evaluate: StepCommands.Evaluate(model, build, inputs, _paths));
+        var stale = new[] { StepKind.Upcycle, StepKind.Finetune, StepKind.Evaluate }
+            .Select(kind => context.Informers.Cache<V1Job>().Get(ns, JobNames.ForModel(model, kind, build.Revision)))
+            .OfType<V1Job>()
+            .Where(job => OwnerReferences.IsControlledBy(job, model) && ModelProgress.IsStale(job, build))
+            .ToList();
+        if (stale.Count > 0)
+        {
+            return new BuildObservation(build, reason, policy.Experts, new StepObservation(steps.Upcycle, null, null, []), null, null, null) { Stale = stale };
+        }
+
         var upcycle = await _steps.ObserveAsync(ns, steps.Upcycle, recorded: null, cancellationToken);
         var finetune = upcycle.Result is null ? null : await _steps.ObserveAsync(ns, steps.Finetune, recorded: null, cancellationToken);
         var evaluate = finetune?.Result is null ? null : await _steps.ObserveAsync(ns, steps.Evaluate, recorded: null, cancellationToken);
         var report = evaluate?.Result is { } published ? await _steps.ReadSingleFileAsync(evaluate.Step, published.Uri, cancellationToken) : null;
-        return new BuildObservation(revision, reason, policy.Experts, upcycle, finetune, evaluate, report);
+        return new BuildObservation(build, reason, policy.Experts, upcycle, finetune, evaluate, report);
     }
 
     /// <summary>

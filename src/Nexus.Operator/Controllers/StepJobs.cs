@@ -11,7 +11,7 @@ using Nexus.Storage;
 namespace Nexus.Operator.Controllers;
 
 /// <summary>A step's Job for any owner (Expert, NexusModel, Extension): observed — the Job and its pods from the caches,
-/// the result from the store — and created.</summary>
+/// the result from the store — created, and deleted when it is stale.</summary>
 public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory stores, IKubernetes? client, IEventRecorder events)
 {
     /// <summary>
@@ -72,6 +72,25 @@ public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory sto
             {
                 Directory.Delete(folder, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Deletes <paramref name="job"/> with Background propagation (the Job goes at once, its pods after it) and a
+    /// uid precondition, so a newer Job of the same name is never hit. False when it was already gone or replaced.</summary>
+    public async Task<bool> DeleteAsync(V1Job job, CancellationToken cancellationToken)
+    {
+        var kubernetes = client ?? throw new InvalidOperationException("Deleting a stale Job needs a Kubernetes client.");
+        try
+        {
+            await kubernetes.BatchV1.DeleteNamespacedJobAsync(job.Metadata.Name, job.Metadata.NamespaceProperty,
+                new V1DeleteOptions { PropagationPolicy = "Background", Preconditions = new V1Preconditions { Uid = job.Metadata.Uid } },
+                cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (HttpOperationException gone) when (gone.Response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+        {
+            // Deleted by an earlier reconcile (the cache has not seen it yet), or a Job of the same name with another uid.
+            return false;
         }
     }
 

@@ -284,8 +284,10 @@ public sealed class Controller<T> : IController
                 return "retry";
 
             case ReconcileOutcome.Terminal:
+                // From the object as this reconcile's own last write left it (a finalizer just added), not the copy
+                // it started from, whose resourceVersion that write made stale.
                 var stalled = await _statusWriter.UpdateAsync(
-                    resource,
+                    _writes.Latest<T>(key) ?? resource,
                     copy => Conditions.MarkStalled(copy.EnsureStatus(), outcome.Reason!, outcome.Message ?? "", copy.Metadata.Generation, _time.GetUtcNow()),
                     cancellationToken).ConfigureAwait(false);
                 queue.Forget(key);

@@ -14,17 +14,20 @@ public sealed class WriteTracker
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<ResourceKey, List<string>> _produced = new();
+    private readonly Dictionary<ResourceKey, object> _latest = new();
 
     internal void Begin(ResourceKey key)
     {
         lock (_lock)
         {
             _produced[key] = new List<string>();
+            _latest.Remove(key);
         }
     }
 
-    internal void Record(ResourceKey key, string? producedVersion)
+    internal void Record(ResourceKey key, IKubernetesObject<V1ObjectMeta> written)
     {
+        var producedVersion = written.Metadata?.ResourceVersion;
         if (string.IsNullOrEmpty(producedVersion))
         {
             return;
@@ -35,7 +38,18 @@ public sealed class WriteTracker
             if (_produced.TryGetValue(key, out var versions))
             {
                 versions.Add(producedVersion);
+                _latest[key] = written;
             }
+        }
+    }
+
+    /// <summary>The object as the latest write since <see cref="Begin"/> returned it (the server's copy after that
+    /// write), or null when there was none: what a write later in the same reconcile must start from.</summary>
+    internal T? Latest<T>(ResourceKey key) where T : class
+    {
+        lock (_lock)
+        {
+            return _latest.GetValueOrDefault(key) as T;
         }
     }
 
@@ -44,6 +58,7 @@ public sealed class WriteTracker
     {
         lock (_lock)
         {
+            _latest.Remove(key);
             return _produced.Remove(key, out var versions) ? versions : [];
         }
     }
@@ -56,14 +71,14 @@ internal sealed class TrackingPatcher<T>(IResourcePatcher<T> inner, WriteTracker
     public async Task<T> PatchAsync(ResourceKey key, V1Patch patch, CancellationToken cancellationToken)
     {
         var written = await inner.PatchAsync(key, patch, cancellationToken).ConfigureAwait(false);
-        tracker.Record(key, written.Metadata?.ResourceVersion);
+        tracker.Record(key, written);
         return written;
     }
 
     public async Task<T> PatchStatusAsync(ResourceKey key, V1Patch patch, CancellationToken cancellationToken)
     {
         var written = await inner.PatchStatusAsync(key, patch, cancellationToken).ConfigureAwait(false);
-        tracker.Record(key, written.Metadata?.ResourceVersion);
+        tracker.Record(key, written);
         return written;
     }
 }

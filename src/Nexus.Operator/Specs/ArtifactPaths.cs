@@ -8,21 +8,24 @@ namespace Nexus.Operator.Specs;
 /// <summary>
 /// Where the operator's steps publish their outputs, under <see cref="OperatorSettings.ArtifactRoot"/>:
 /// <code>
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/run              train run (checkpoints/, metrics.jsonl, model/)
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/model            imported checkpoint
-/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/embedding.json   domain embedding
-/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/upcycled            upcycled MoE
-/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/finetune            finetune run; its model/ is the revision's model
-/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/evaluation.json     evaluation report (plots beside it)
-/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/{extension}-{uid8}/ an Extension's surgeries, finetune run
-///                                                                         (model/ is the revision's model) and report
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/run                    train run (checkpoints/, metrics.jsonl, model/)
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/model                  imported checkpoint
+/// {root}/{namespace}/experts/{name}/{uid8}-g{generation}/embedding.json         domain embedding
+/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/upcycled        upcycled MoE
+/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/finetune        finetune run; its model/ is the revision's model
+/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/b-{build}/evaluation.json evaluation report (plots beside it)
+/// {root}/{namespace}/models/{name}/{uid8}/r{revision}/{extension}-{uid8}/       an Extension's surgeries, finetune run
+///                                                                               (model/ is the revision's model) and report
 /// </code>
 /// Every location holds the owner's uid prefix: a resource deleted and re-created under the same name is a new uid,
 /// so it never resumes from or reuses the artifacts of its namesake (a stale run's checkpoints, a half-built
 /// revision). An Extension adds its own uid for the same reason: a deleted Extension's half-done work under a
 /// revision number that was never recorded is not picked up by the next Extension given that number. The Expert's
-/// generation keeps a retrained expert from resuming the previous spec's run; revisions only increase, so a model's
-/// revision folder is written by one build (a retry of it resumes it, which is the point).
+/// generation keeps a retrained expert from resuming the previous spec's run. A revision number is reused until a build
+/// of it is recorded, so each build writes under its build id (<see cref="ModelBuild"/>, a hash of its inputs): an
+/// attempt that failed, or whose inputs changed (a fixed spec, a retrained expert), is never read as another attempt's,
+/// and a retry with the same inputs resumes its own. Pruning a revision from the history removes its whole folder
+/// (every build and Extension under it); deleting the model removes its uid's folder.
 /// Artifacts never nest inside one another (docs/storage.md: a reader finds an artifact by its longest published
 /// prefix).
 /// </summary>
@@ -60,27 +63,33 @@ public sealed class ArtifactPaths
     /// <summary><c>nexus embed --out</c>: the domain-embedding file.</summary>
     public string ExpertEmbedding(Expert expert) => $"{ExpertFolder(expert)}/embedding.json";
 
-    /// <summary>The folder of one revision of a NexusModel.</summary>
+    /// <summary>Every artifact of a NexusModel (of its uid): removed when the model is deleted.</summary>
+    public string ModelFolder(NexusModel model) => $"{Root}/{Namespace(model)}/models/{model.Metadata.Name}/{UidPrefix(model)}";
+
+    /// <summary>The folder of one revision of a NexusModel: every build of it and every Extension producing it.</summary>
     public string RevisionFolder(NexusModel model, int revision)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(revision, 1);
-        return $"{Root}/{Namespace(model)}/models/{model.Metadata.Name}/{UidPrefix(model)}/r{revision.ToString(CultureInfo.InvariantCulture)}";
+        return $"{ModelFolder(model)}/r{revision.ToString(CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>The folder of one build of a revision by upcycle and finetune.</summary>
+    public string BuildFolder(NexusModel model, ModelBuild build) => $"{RevisionFolder(model, build.Revision)}/b-{build.Id}";
+
     /// <summary><c>nexus upcycle --out</c>.</summary>
-    public string Upcycled(NexusModel model, int revision) => $"{RevisionFolder(model, revision)}/upcycled";
+    public string Upcycled(NexusModel model, ModelBuild build) => $"{BuildFolder(model, build)}/upcycled";
 
     /// <summary><c>nexus finetune --out</c>: the run folder.</summary>
-    public string FinetuneRun(NexusModel model, int revision) => $"{RevisionFolder(model, revision)}/finetune";
+    public string FinetuneRun(NexusModel model, ModelBuild build) => $"{BuildFolder(model, build)}/finetune";
 
     /// <summary>The model of a revision built by upcycle and finetune.</summary>
-    public string RevisionModel(NexusModel model, int revision) => RunModel(FinetuneRun(model, revision));
+    public string RevisionModel(NexusModel model, ModelBuild build) => RunModel(FinetuneRun(model, build));
 
     /// <summary><c>nexus evaluate --out</c> of a revision built by upcycle and finetune.</summary>
-    public string EvaluationReport(NexusModel model, int revision) => $"{RevisionFolder(model, revision)}/evaluation.json";
+    public string EvaluationReport(NexusModel model, ModelBuild build) => $"{BuildFolder(model, build)}/evaluation.json";
 
     /// <summary><c>nexus evaluate --plots</c>: routing heat maps, an artifact of their own so the report stays one file.</summary>
-    public string EvaluationPlots(NexusModel model, int revision) => $"{RevisionFolder(model, revision)}/evaluation-plots";
+    public string EvaluationPlots(NexusModel model, ModelBuild build) => $"{BuildFolder(model, build)}/evaluation-plots";
 
     /// <summary>The folder of the revision an Extension produces.</summary>
     public string ExtensionFolder(Extension extension, NexusModel model, int toRevision)

@@ -77,11 +77,11 @@ public static class StepCommands
     }
 
     /// <summary><c>nexus upcycle</c>: the seed and the experts (in router order) merged into the revision's MoE.</summary>
-    public static StepInvocation Upcycle(NexusModel model, int revision, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths)
+    public static StepInvocation Upcycle(NexusModel model, ModelBuild build, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths)
     {
         CheckExperts(experts, "upcycle");
         var router = model.Spec.Router;
-        var output = paths.Upcycled(model, revision);
+        var output = paths.Upcycled(model, build);
         var arguments = new List<string> { StepKind.Upcycle.CommandName(), "--seed-model", model.Spec.Seed.Uri };
         foreach (var expert in experts)
         {
@@ -108,29 +108,29 @@ public static class StepCommands
         }
 
         arguments.AddRange(["--out", output]);
-        return new StepInvocation(StepKind.Upcycle, JobNames.ForModel(model, StepKind.Upcycle, revision), arguments, output);
+        return new StepInvocation(StepKind.Upcycle, JobNames.ForModel(model, StepKind.Upcycle, build.Revision), arguments, output) { Build = build };
     }
 
     /// <summary><c>nexus finetune</c> of the upcycled MoE on the experts' domains, weighted by spec.finetune.mix.</summary>
-    public static StepInvocation Finetune(NexusModel model, int revision, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths)
+    public static StepInvocation Finetune(NexusModel model, ModelBuild build, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths)
     {
         CheckExperts(experts, "finetune");
         var domains = DomainsWithData(experts, "The finetune");
         var finetune = model.Spec.Finetune;
-        var run = paths.FinetuneRun(model, revision);
-        var arguments = new List<string> { StepKind.Finetune.CommandName(), "--model", paths.Upcycled(model, revision) };
+        var run = paths.FinetuneRun(model, build);
+        var arguments = new List<string> { StepKind.Finetune.CommandName(), "--model", paths.Upcycled(model, build) };
         AddDomains(arguments, domains);
         arguments.AddRange(["--mix", Mix(finetune.Mix, domains)]);
         AddBudget(arguments, finetune);
         arguments.AddRange(["--out", run, "--resume"]);
-        return new StepInvocation(StepKind.Finetune, JobNames.ForModel(model, StepKind.Finetune, revision), arguments, run);
+        return new StepInvocation(StepKind.Finetune, JobNames.ForModel(model, StepKind.Finetune, build.Revision), arguments, run) { Build = build };
     }
 
     /// <summary><c>nexus evaluate</c> of a revision built by upcycle and finetune, on every domain with data.</summary>
-    public static StepInvocation Evaluate(NexusModel model, int revision, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths) =>
-        Evaluation(model, paths.RevisionModel(model, revision), experts,
-            paths.EvaluationReport(model, revision), paths.EvaluationPlots(model, revision),
-            JobNames.ForModel(model, StepKind.Evaluate, revision));
+    public static StepInvocation Evaluate(NexusModel model, ModelBuild build, IReadOnlyList<ExpertInput> experts, ArtifactPaths paths) =>
+        Evaluation(model, paths.RevisionModel(model, build), experts,
+            paths.EvaluationReport(model, build), paths.EvaluationPlots(model, build),
+            JobNames.ForModel(model, StepKind.Evaluate, build.Revision)) with { Build = build };
 
     /// <summary>
     /// The surgeries of an Extension that turn the model's current revision (<paramref name="currentModelUri"/>, its

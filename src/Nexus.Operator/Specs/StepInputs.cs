@@ -31,7 +31,12 @@ public sealed record ExpertInput(string Name, string Domain)
 /// One step to run: the Job's name, the <c>nexus</c> arguments (the subcommand first) and the location of its result,
 /// whose manifest the reconciler reads when the Job has succeeded.
 /// </summary>
-public sealed record StepInvocation(StepKind Kind, string JobName, IReadOnlyList<string> Arguments, string OutputUri);
+public sealed record StepInvocation(StepKind Kind, string JobName, IReadOnlyList<string> Arguments, string OutputUri)
+{
+    /// <summary>The NexusModel build the step belongs to (null for other owners' steps): its Job carries the build id,
+    /// so a Job of the same name left by an attempt with other inputs is recognised as stale.</summary>
+    public ModelBuild? Build { get; init; }
+}
 
 /// <summary>
 /// The Jobs of an Extension, in order: one surgery per added expert (appended in spec.add order), then one per removed

@@ -20,7 +20,8 @@ namespace Nexus.Operator.Specs;
 /// <item>Kueue: a named queue becomes the <c>kueue.x-k8s.io/queue-name</c> label on the Job; <c>spec.suspend</c> is
 /// never set, Kueue's webhook suspends the Job and Kueue admits it.</item>
 /// <item>The <c>nexus.moe/output</c> annotation holds the location the step publishes: when the Job has succeeded,
-/// its manifest is the result (a Job the TTL has deleted leaves the artifact).</item>
+/// its manifest is the result (a Job the TTL has deleted leaves the artifact). A NexusModel build's Job also carries
+/// <c>nexus.moe/build</c> (the build id) and <c>nexus.moe/build-inputs</c> (what the build is made from, in short).</item>
 /// </list>
 /// </remarks>
 public static class StepJob
@@ -53,7 +54,7 @@ public static class StepJob
                 Name = step.JobName,
                 NamespaceProperty = owner.Metadata.NamespaceProperty,
                 Labels = jobLabels,
-                Annotations = new Dictionary<string, string> { [Annotations.Output] = step.OutputUri },
+                Annotations = Annotations(step),
                 OwnerReferences = [OwnerReferences.ControllerReference(owner)],
             },
             Spec = new V1JobSpec
@@ -97,6 +98,19 @@ public static class StepJob
                 },
             },
         };
+    }
+
+    /// <summary>Where the step publishes and, for a NexusModel build's step, which build it belongs to.</summary>
+    private static Dictionary<string, string> Annotations(StepInvocation step)
+    {
+        var annotations = new Dictionary<string, string> { [Specs.Annotations.Output] = step.OutputUri };
+        if (step.Build is { } build)
+        {
+            annotations[Specs.Annotations.Build] = build.Id;
+            annotations[Specs.Annotations.BuildInputs] = build.Inputs;
+        }
+
+        return annotations;
     }
 
     /// <summary>Fail fast on bad input; let preemption retry for free (Kubernetes' own recommended pair of rules).</summary>

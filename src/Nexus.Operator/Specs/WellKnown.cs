@@ -31,6 +31,14 @@ public static class Annotations
     /// <summary>On a step's Job: the artifact location the step publishes; its manifest is the step's result.</summary>
     public const string Output = "nexus.moe/output";
 
+    /// <summary>On a NexusModel build step's Job: the <see cref="ModelBuild.Id"/> it belongs to. A Job of the revision's
+    /// step name with another id is left from an attempt whose inputs have changed since: the reconciler deletes it.</summary>
+    public const string Build = "nexus.moe/build";
+
+    /// <summary>Beside <see cref="Build"/>: what that build is made from (<see cref="ModelBuild.Inputs"/>), for people
+    /// and for the Event that restarts a stale build.</summary>
+    public const string BuildInputs = "nexus.moe/build-inputs";
+
     /// <summary>On the serving Deployment and its pod template: the model revision served.</summary>
     public const string Revision = "nexus.moe/revision";
 }

@@ -32,8 +32,7 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
 
         var surgery = (await FindJobAsync("demo-r2-extend-code-r2"))!;
         var arguments = surgery.Spec.Template.Spec.Containers[0].Args;
-        var paths = new ArtifactPaths(Settings);
-        Assert.Equal(paths.RevisionModel(extending, 1), arguments[arguments.IndexOf("--model") + 1]);
+        Assert.Equal(extending.Status.Revisions!.Single().Model!.Uri, arguments[arguments.IndexOf("--model") + 1]);
         Assert.Contains("code=" + $"file://{Root}/artifacts/{Ns}/experts/code/run/model", arguments);
         Assert.Contains("--finetune-out", arguments);
         var weights = await SucceedAsync("demo-r2-extend-code-r2");

@@ -11,9 +11,9 @@ namespace Nexus.Operator.Tests.Controllers;
 public sealed class ModelProgressTests
 {
     private static readonly NexusModel Demo = SpecFixtures.DemoModel();
-    private static readonly StepInvocation Upcycle = StepCommands.Upcycle(Demo, 3, SpecFixtures.DemoExperts(), SpecFixtures.Paths);
-    private static readonly StepInvocation Finetune = StepCommands.Finetune(Demo, 3, SpecFixtures.DemoExperts(), SpecFixtures.Paths);
-    private static readonly StepInvocation Evaluate = StepCommands.Evaluate(Demo, 3, SpecFixtures.DemoExperts(), SpecFixtures.Paths);
+    private static readonly StepInvocation Upcycle = StepCommands.Upcycle(Demo, SpecFixtures.DemoBuild(3), SpecFixtures.DemoExperts(), SpecFixtures.Paths);
+    private static readonly StepInvocation Finetune = StepCommands.Finetune(Demo, SpecFixtures.DemoBuild(3), SpecFixtures.DemoExperts(), SpecFixtures.Paths);
+    private static readonly StepInvocation Evaluate = StepCommands.Evaluate(Demo, SpecFixtures.DemoBuild(3), SpecFixtures.DemoExperts(), SpecFixtures.Paths);
     private static readonly ArtifactReference Done = new() { Uri = "file:///done", Sha256 = new string('a', 64) };
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class ModelProgressTests
     {
         var experts = new[] { SpecFixtures.NewsExpert() };
         experts[0].Status = new ExpertStatus { Artifacts = new ExpertArtifacts { Checkpoint = new() { Uri = "file:///c", Sha256 = new string('c', 64) } } };
-        var observed = new BuildObservation(3, RevisionReason.Rebuild, experts,
+        var observed = new BuildObservation(SpecFixtures.DemoBuild(3), RevisionReason.Rebuild, experts,
             new StepObservation(Upcycle, Done, null, []), new StepObservation(Finetune, Done, null, []),
             new StepObservation(Evaluate, Done, null, []), """{"domains":[{"domain":"news","perplexity":9.5,"tokens":10}]}""");
 
@@ -51,6 +51,49 @@ public sealed class ModelProgressTests
         Assert.Equal(("news", "news", new string('c', 64)), (built.Experts![0].Name, built.Experts[0].Domain!, built.Experts[0].CheckpointSha256!));
         Assert.Equal(9.5, built.Metrics!.Perplexity!["news"]);
         Assert.Null(built.Metrics.RoutingShare);
+    }
+
+    [Fact]
+    public void AJobOfAnotherBuild_IsStale_AndOneWithoutABuildIdToo()
+    {
+        var build = SpecFixtures.DemoBuild(3);
+        var ours = StepJob.Build(Demo, Upcycle, Demo.Spec.Resources, SpecFixtures.Settings);
+        var other = StepJob.Build(Demo, Upcycle with { Build = new ModelBuild(3, "0a1b2c3d4e", "spec 77aa88bb") }, Demo.Spec.Resources, SpecFixtures.Settings);
+        var unmarked = StepJob.Build(Demo, Upcycle with { Build = null }, Demo.Spec.Resources, SpecFixtures.Settings);
+
+        Assert.False(ModelProgress.IsStale(ours, build));
+        Assert.True(ModelProgress.IsStale(other, build));
+        Assert.True(ModelProgress.IsStale(unmarked, build));
+    }
+
+    [Fact]
+    public void Build_WithStaleJobs_DeletesThoseNotAlreadyGoing_CreatesNothing_AndNamesTheOldAndNewInputs()
+    {
+        var failed = FailedJob(Finetune.JobName, new ModelBuild(3, "0a1b2c3d4e", "spec 77aa88bb, news 11111111/22222222"));
+        var going = FailedJob(Upcycle.JobName, new ModelBuild(3, "0a1b2c3d4e", "spec 77aa88bb, news 11111111/22222222"));
+        going.Metadata.DeletionTimestamp = DateTime.UtcNow;
+
+        var restart = ModelProgress.DecideBuild(Observe(Upcycle) with { Stale = [going, failed] }, DateTimeOffset.UnixEpoch, "h");
+
+        Assert.Equal((NexusModelPhase.Upcycling, ModelHealth.Progressing, Reasons.BuildRestarted), (restart.Phase, restart.Health, restart.Reason));
+        Assert.Equal((null, null, null), (restart.Create, restart.ActiveJob, restart.Built));
+        Assert.Equal([failed], restart.Delete);
+        Assert.Contains("build 0a1b2c3d4e (spec 77aa88bb, news 11111111/22222222) is now 5eb63bbbe0 (spec 3fa2b1c0", restart.Message);
+        Assert.Contains($"{Upcycle.JobName}, {Finetune.JobName}", restart.Message);
+    }
+
+    [Fact]
+    public void AFailedStep_StaysFailed_CreatesNothing_AndSaysHowToRetry()
+    {
+        var failed = ModelProgress.DecideBuild(
+            Observe(Upcycle, Done, finetune: new StepObservation(Finetune, null, FailedJob(Finetune.JobName, SpecFixtures.DemoBuild(3)), [])),
+            DateTimeOffset.UnixEpoch, "h");
+
+        Assert.Equal((NexusModelPhase.Failed, ModelHealth.Failed, (StepInvocation?)null), (failed.Phase, failed.Health, failed.Create));
+        Assert.Empty(failed.Delete);
+        Assert.StartsWith("Job demo-finetune-r3 failed (BackoffLimitExceeded)", failed.Message);
+        Assert.Contains("fix what the build is made from (spec.seed, spec.router, spec.finetune or the Experts) and it restarts", failed.Message);
+        Assert.Contains("or delete Job demo-finetune-r3 to run the step again", failed.Message);
     }
 
     [Theory]
@@ -89,7 +132,15 @@ public sealed class ModelProgressTests
 
     private static BuildObservation Observe(
         StepInvocation upcycle, ArtifactReference? upcycled = null, StepObservation? finetune = null, StepObservation? evaluate = null) =>
-        new(3, RevisionReason.Initial, [], new StepObservation(upcycle, upcycled, null, []), finetune, evaluate, null);
+        new(SpecFixtures.DemoBuild(3), RevisionReason.Initial, [], new StepObservation(upcycle, upcycled, null, []), finetune, evaluate, null);
+
+    private static V1Job FailedJob(string name, ModelBuild build)
+    {
+        var job = StepJob.Build(Demo, Upcycle with { JobName = name, Build = build }, Demo.Spec.Resources, SpecFixtures.Settings);
+        job.Metadata.Uid = Guid.NewGuid().ToString();
+        job.Status = new V1JobStatus { Conditions = [new V1JobCondition { Type = "Failed", Status = "True", Reason = "BackoffLimitExceeded" }] };
+        return job;
+    }
 
     private static V1Job RunningJob(string name) => new()
     {

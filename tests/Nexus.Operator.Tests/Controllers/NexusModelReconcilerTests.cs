@@ -3,8 +3,11 @@ using k8s;
 using k8s.Models;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Controllers;
 using Nexus.Operator.Hosting;
+using Nexus.Operator.Policies;
 using Nexus.Operator.Specs;
+using Nexus.Storage;
 
 namespace Nexus.Operator.Tests.Controllers;
 
@@ -51,12 +54,12 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.Equal((1, RevisionReason.Initial), (revision.Revision, revision.Reason));
         Assert.Equal([("news", "news"), ("science", "science")], revision.Experts!.Select(e => (e.Name, e.Domain!)));
         Assert.All(revision.Experts!, e => Assert.Equal(Sha(e.Name), e.CheckpointSha256));
-        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(rollingOut, 1), revision.Model!.Uri);
+        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(rollingOut, await ExpectedBuildAsync(rollingOut, 1)), revision.Model!.Uri);
         Assert.Equal(weights, revision.Model.Sha256);
         Assert.Equal(10.0, revision.Metrics!.Perplexity!["news"]);
         Assert.Equal(0.8, revision.Metrics.RoutingShare!["science"]);
         Assert.Equal(8192, revision.Metrics.EvaluatedTokens);
-        Assert.Equal(Nexus.Operator.Policies.RevisionPolicy.BuildSpecHash(rollingOut.Spec), revision.BuildSpecHash);
+        Assert.Equal(RevisionPolicy.BuildSpecHash(rollingOut.Spec), revision.BuildSpecHash);
         Assert.Null(rollingOut.Status.ServedRevision);
         // One create per step, each only once the step before it had published (checked above); a Job is never updated.
         Assert.Equal(["create", "create", "create"], Server.Requests.All.Where(r => r.Resource == "jobs" && r.IsWrite).Select(r => r.Verb));
@@ -162,7 +165,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.Equal(RevisionReason.Rebuild, rolling.Status.Revisions![1].Reason);
         Assert.False(Conditions.IsTrue(rolling.Status.Conditions, ConditionTypes.Ready));
         await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision] == "2", "the Deployment runs revision 2");
-        Assert.Contains(new ArtifactPaths(Settings).RevisionModel(rolling, 2), (await FindDeploymentAsync())!.Spec.Template.Spec.Containers[0].Args);
+        Assert.Contains(new ArtifactPaths(Settings).RevisionModel(rolling, await ExpectedBuildAsync(rolling, 2)), (await FindDeploymentAsync())!.Spec.Template.Spec.Containers[0].Args);
         await Task.Delay(200);
         Assert.Equal(1, (await GetModelAsync()).Status!.ServedRevision);
 
@@ -170,6 +173,150 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 2");
         Assert.Equal((2, 2), (ready.Status!.CurrentRevision, ready.Status.ServedRevision));
         Assert.True(Conditions.IsTrue(ready.Status.Conditions, ConditionTypes.Ready));
+    }
+
+    [Fact]
+    public async Task AFailedFinetune_RecoversWhenSpecFinetuneChanges_TheStaleJobsGo_AndRevision1IsBuiltAnewToReady()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings));
+        await CreateModelAsync();
+        await WaitForJobAsync("demo-upcycle-r1");
+        await SucceedAsync("demo-upcycle-r1");
+        await WaitForJobAsync("demo-finetune-r1");
+        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
+        var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
+        Assert.Contains("fix what the build is made from", failed.Status!.Message);
+        Assert.Contains("or delete Job demo-finetune-r1", failed.Status.Message);
+        var staleUpcycle = (await FindJobAsync("demo-upcycle-r1"))!;
+        var oldBuild = await ExpectedBuildAsync(failed, 1);
+        Assert.Equal(oldBuild.Id, staleUpcycle.Metadata.Annotations[Annotations.Build]);
+
+        await PatchModelAsync("""{"spec":{"finetune":{"steps":60}}}""");
+
+        // The new upcycle Job is created only once both stale Jobs are gone: the failed finetune is deleted too.
+        await Until(async () => await FindJobAsync("demo-upcycle-r1") is { } job && job.Metadata.Uid != staleUpcycle.Metadata.Uid,
+            "a new upcycle Job replaced the stale one");
+        var newBuild = await ExpectedBuildAsync(await GetModelAsync(), 1);
+        Assert.NotEqual(oldBuild.Id, newBuild.Id);
+        var upcycle = (await FindJobAsync("demo-upcycle-r1"))!;
+        Assert.Equal(newBuild.Id, upcycle.Metadata.Annotations[Annotations.Build]);
+        Assert.Equal(newBuild.Inputs, upcycle.Metadata.Annotations[Annotations.BuildInputs]);
+        Assert.Equal(new ArtifactPaths(Settings).Upcycled(failed, newBuild), upcycle.Metadata.Annotations[Annotations.Output]);
+        Assert.Null(await FindJobAsync("demo-finetune-r1"));
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Upcycling && m.Status.ActiveJob == "demo-upcycle-r1", "upcycling again");
+        await Until(async () => (await EventMessagesAsync(Reasons.BuildRestarted)).Any(message =>
+                message.Contains($"build {oldBuild.Id} ({oldBuild.Inputs}) is now {newBuild.Id} ({newBuild.Inputs})", StringComparison.Ordinal)),
+            "a BuildRestarted Event names the old and the new build with their inputs");
+
+        await BuildAsync(1);
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        Server.Deployments.MakeReady(Ns, Model);
+        var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready");
+        var revision = Assert.Single(ready.Status!.Revisions!);
+        Assert.Equal(1, revision.Revision);
+        Assert.Equal(new ArtifactPaths(Settings).RevisionModel(ready, newBuild), revision.Model!.Uri);
+        Assert.Equal(RevisionPolicy.BuildSpecHash(ready.Spec), revision.BuildSpecHash);
+
+        // One Job of each name at a time: both stale Jobs were deleted before a Job was created (or tried) again. A
+        // reconcile that ran before the Job cache saw a deletion may repeat it (404), which changes nothing.
+        var writes = Server.Requests.All.Where(r => r is { Resource: "jobs", IsWrite: true }).ToList();
+        var done = writes.Where(r => r.StatusCode is 200 or 201).ToList();
+        Assert.Equal(["create", "create", "delete", "delete", "create", "create", "create"], done.Select(r => r.Verb));
+        Assert.Equal(["demo-finetune-r1", "demo-upcycle-r1"], done.Where(r => r.Verb == "delete").Select(r => r.Name!).Order(StringComparer.Ordinal));
+        var lastDelete = writes.FindLastIndex(r => r is { Verb: "delete", StatusCode: 200 });
+        Assert.Equal(2, writes.Take(lastDelete).Count(r => r.Verb == "create"));
+    }
+
+    [Fact]
+    public async Task AFailedStepWithUnchangedInputs_StaysFailed_AndDeletingItsJobRunsItAgainInTheSameBuild()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings));
+        await CreateModelAsync();
+        await WaitForJobAsync("demo-upcycle-r1");
+        await SucceedAsync("demo-upcycle-r1");
+        await WaitForJobAsync("demo-finetune-r1");
+        var first = (await FindJobAsync("demo-finetune-r1"))!;
+        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
+
+        // A reconcile with the same inputs (a label change reconciles the model) neither retries nor deletes anything.
+        await PatchModelAsync("""{"metadata":{"labels":{"touched":"yes"}}}""");
+        await Task.Delay(300);
+        Assert.Equal(NexusModelPhase.Failed, (await GetModelAsync()).Status!.Phase);
+        Assert.Equal(2, Server.Requests.Count("create", "jobs"));
+        Assert.Equal(0, Server.Requests.Count("delete", "jobs"));
+
+        await Client.BatchV1.DeleteNamespacedJobAsync("demo-finetune-r1", Ns, propagationPolicy: "Background");
+
+        await Until(async () => await FindJobAsync("demo-finetune-r1") is { } job && job.Metadata.Uid != first.Metadata.Uid, "the finetune Job is created again");
+        var again = (await FindJobAsync("demo-finetune-r1"))!;
+        Assert.Equal(first.Metadata.Annotations[Annotations.Build], again.Metadata.Annotations[Annotations.Build]);
+        Assert.Equal(first.Metadata.Annotations[Annotations.Output], again.Metadata.Annotations[Annotations.Output]);
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Finetuning && m.Status.ActiveJob == "demo-finetune-r1", "Finetuning again");
+        await SucceedAsync("demo-finetune-r1");
+        await WaitForJobAsync("demo-evaluate-r1");
+        await SucceedAsync("demo-evaluate-r1");
+        var built = await WaitForAsync(m => m.Status?.CurrentRevision == 1, "revision 1 recorded");
+        Assert.Equal(1, Assert.Single(built.Status!.Revisions!).Revision);
+        Assert.Equal(1, Server.Requests.Count("delete", "jobs")); // the test's own
+    }
+
+    [Fact]
+    public async Task PruningRevision1_RemovesItsFolder_RetryingAFailedRemoval_WithoutHoldingTheModelUp()
+    {
+        var failures = 1;
+        ArtifactStoreFactory flaky = uri => new FailingRemoval(ArtifactStores.Default(uri), () => Interlocked.Decrement(ref failures) >= 0);
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings, flaky));
+        var model = await CreateModelAsync(spec => spec.RevisionHistoryLimit = 1);
+        var paths = new ArtifactPaths(Settings);
+        await BuildAsync(1);
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        Server.Deployments.MakeReady(Ns, Model);
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+
+        await PatchModelAsync("""{"spec":{"router":{"topK":2}}}""");
+        await BuildAsync(2);
+        var rolling = await WaitForAsync(m => m.Status?.CurrentRevision == 2, "revision 2 recorded");
+        Assert.Equal([1, 2], rolling.Status!.Revisions!.Select(r => r.Revision)); // revision 1 is served: kept
+        Assert.True(Directory.Exists(LocalPath(paths.RevisionFolder(model, 1))));
+
+        Server.Deployments.MakeReady(Ns, Model);
+        var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready && m.Status.Revisions?.Count == 1, "Ready at revision 2 alone");
+        Assert.Equal(2, ready.Status!.Revisions![0].Revision);
+        await Until(async () => (await EventMessagesAsync(NexusModelReconciler.ArtifactRemovalFailed)).Any(m => m.Contains("revision 1", StringComparison.Ordinal)),
+            "the failed removal is reported");
+        await Until(() => Task.FromResult(!Directory.Exists(LocalPath(paths.RevisionFolder(model, 1)))), "revision 1's folder is removed on a retry");
+        Assert.True(File.Exists(Path.Combine(LocalPath(paths.FinetuneRun(model, await ExpectedBuildAsync(ready, 2))), ArtifactManifest.FileName)));
+        await Until(async () => (await EventMessagesAsync("ArtifactRemoved")).Any(m => m.Contains("revision 1", StringComparison.Ordinal)), "the removal is reported");
+    }
+
+    [Fact]
+    public async Task DeletingTheModel_RemovesItsArtifacts_ThenItsFinalizer_AndTheObjectGoes()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings));
+        var model = await CreateModelAsync();
+        await BuildAsync(1);
+        var built = await WaitForAsync(m => m.Status?.CurrentRevision == 1, "revision 1 recorded");
+        Assert.Contains(NexusModelReconciler.ArtifactsFinalizer, built.Metadata.Finalizers);
+        var folder = LocalPath(new ArtifactPaths(Settings).ModelFolder(model));
+        Assert.NotEmpty(Directory.EnumerateFiles(folder, ArtifactManifest.FileName, SearchOption.AllDirectories));
+        var namesake = $"{Root}/artifacts/{Ns}/models/{Model}/00000000/r1/b-0123456789/upcycled"; // another uid's, under the same name
+        await PublishAsync($"file://{namesake}", "model.safetensors", ("model.safetensors", "weights"));
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+
+        await Until(async () => (await Client.CustomObjects.ListNamespacedCustomObjectAsync<NexusModelList>(
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName)).Items.Count == 0, "the NexusModel is gone");
+        Assert.False(Directory.Exists(folder));
+        Assert.True(File.Exists(Path.Combine(namesake, ArtifactManifest.FileName)));
     }
 
     private async Task BuildAsync(int revision)
@@ -180,6 +327,15 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
             await WaitForJobAsync(job);
             await SucceedAsync(job);
         }
+    }
+
+    /// <summary>The build the operator should run for <paramref name="revision"/> of <paramref name="model"/>'s spec from the
+    /// namespace's Experts as they are now (router order: by name).</summary>
+    private async Task<ModelBuild> ExpectedBuildAsync(NexusModel model, int revision)
+    {
+        var experts = await Client.CustomObjects.ListNamespacedCustomObjectAsync<ExpertList>(
+            Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
+        return ModelBuild.Of(revision, model.Spec, experts.Items.OrderBy(expert => expert.Metadata.Name, StringComparer.Ordinal));
     }
 
     private Task<Expert> CreateExpertAsync(string domain) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
@@ -225,18 +381,28 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
     private static string Sha(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
-    private Task<NexusModel> CreateModelAsync() => Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
-        new NexusModel
+    private Task<NexusModel> CreateModelAsync(Action<NexusModelSpec>? change = null)
+    {
+        var spec = new NexusModelSpec
         {
-            Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns },
-            Spec = new NexusModelSpec
-            {
-                Seed = new ArtifactSource { Uri = Seed },
-                Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
-                Finetune = new FinetuneSpec { Steps = 50 },
-            },
-        },
-        NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
+            Seed = new ArtifactSource { Uri = Seed },
+            Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
+            Finetune = new FinetuneSpec { Steps = 50 },
+        };
+        change?.Invoke(spec);
+        return Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
+            new NexusModel { Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns }, Spec = spec },
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
+    }
+
+    private Task<NexusModel> PatchModelAsync(string mergePatch) => Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+        new V1Patch(mergePatch, V1Patch.PatchType.MergePatch), NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+
+    private async Task<IReadOnlyList<string>> EventMessagesAsync(string reason) =>
+        (await Client.CoreV1.ListNamespacedEventAsync(Ns)).Items
+        .Where(e => e.InvolvedObject?.Name == Model && e.Reason == reason).Select(e => e.Message ?? "").ToList();
+
+    private static string LocalPath(string fileUri) => fileUri["file://".Length..];
 
     private Task<NexusModel> GetModelAsync() =>
         Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
@@ -266,5 +432,25 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         };
         Server.Jobs.MarkSucceeded(Ns, jobName);
         return sha;
+    }
+
+    /// <summary>A store whose <see cref="IArtifactStore.RemoveAllAsync"/> fails while <paramref name="fail"/> says so, as an
+    /// unreachable bucket would.</summary>
+    private sealed class FailingRemoval(IArtifactStore inner, Func<bool> fail) : IArtifactStore
+    {
+        public ArtifactLocation Location => inner.Location;
+
+        public Task<ArtifactManifest?> GetManifestAsync(CancellationToken cancellation = default) => inner.GetManifestAsync(cancellation);
+
+        public Task<PublishResult> PublishAsync(string sourceDirectory, CancellationToken cancellation = default) => inner.PublishAsync(sourceDirectory, cancellation);
+
+        public Task<ArtifactManifest> FetchAsync(string targetDirectory, CancellationToken cancellation = default) => inner.FetchAsync(targetDirectory, cancellation);
+
+        public Task<bool> ExistsAsync(string key, CancellationToken cancellation = default) => inner.ExistsAsync(key, cancellation);
+
+        public Task<bool> RemoveAsync(CancellationToken cancellation = default) => inner.RemoveAsync(cancellation);
+
+        public Task<int> RemoveAllAsync(CancellationToken cancellation = default) =>
+            fail() ? throw new ArtifactStoreException($"{Location}: the store is unreachable (test).") : inner.RemoveAllAsync(cancellation);
     }
 }

@@ -23,11 +23,32 @@ public class ArtifactPathsTests
     {
         var model = DemoModel();
 
-        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/upcycled", Paths.Upcycled(model, 1));
-        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/finetune", Paths.FinetuneRun(model, 1));
-        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/finetune/model", Paths.RevisionModel(model, 1));
-        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/evaluation.json", Paths.EvaluationReport(model, 1));
-        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/evaluation-plots", Paths.EvaluationPlots(model, 1));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/upcycled", Paths.Upcycled(model, DemoBuild(1)));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/finetune", Paths.FinetuneRun(model, DemoBuild(1)));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/finetune/model", Paths.RevisionModel(model, DemoBuild(1)));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/evaluation.json", Paths.EvaluationReport(model, DemoBuild(1)));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/evaluation-plots", Paths.EvaluationPlots(model, DemoBuild(1)));
+    }
+
+    [Fact]
+    public void EachBuildOfARevision_HasItsOwnFolder_UnderTheRevisionsAndTheModelsFolders()
+    {
+        var model = DemoModel();
+        var first = DemoBuild(1);
+        var retry = new ModelBuild(1, "0a1b2c3d4e", "spec 77aa88bb, books 0b1c2d3e/4f5a6b7c");
+
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e", Paths.ModelFolder(model));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1", Paths.RevisionFolder(model, 1));
+        Assert.Equal("s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-0a1b2c3d4e", Paths.BuildFolder(model, retry));
+        Assert.NotEqual(Paths.Upcycled(model, first), Paths.Upcycled(model, retry));
+        Assert.NotEqual(Paths.RevisionModel(model, first), Paths.RevisionModel(model, retry));
+        foreach (var artifact in new[] { Paths.Upcycled(model, retry), Paths.FinetuneRun(model, retry), Paths.EvaluationReport(model, retry) })
+        {
+            Assert.StartsWith(Paths.RevisionFolder(model, 1) + "/", artifact);
+            Assert.StartsWith(Paths.ModelFolder(model) + "/", artifact);
+        }
+
+        Assert.StartsWith(Paths.RevisionFolder(model, 2) + "/", Paths.ExtensionFolder(AddCode(), model, 2));
     }
 
     [Fact]
@@ -61,7 +82,7 @@ public class ArtifactPathsTests
     {
         var paths = new ArtifactPaths("s3://shared-bucket/nexus/");
 
-        Assert.Equal("s3://shared-bucket/nexus/ml/models/demo/a3bb189e/r1/upcycled", paths.Upcycled(DemoModel(), 1));
+        Assert.Equal("s3://shared-bucket/nexus/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/upcycled", paths.Upcycled(DemoModel(), DemoBuild(1)));
     }
 
     [Fact]
@@ -73,8 +94,8 @@ public class ArtifactPathsTests
         noNamespace.Metadata.NamespaceProperty = null;
 
         Assert.Throws<ArgumentException>(() => Paths.ExpertRun(unsaved));
-        Assert.Throws<ArgumentException>(() => Paths.Upcycled(noNamespace, 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Paths.Upcycled(DemoModel(), 0));
+        Assert.Throws<ArgumentException>(() => Paths.Upcycled(noNamespace, DemoBuild(1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Paths.RevisionFolder(DemoModel(), 0));
     }
 
     [Fact]
@@ -86,7 +107,7 @@ public class ArtifactPathsTests
         [
             Paths.ExpertRun(NewsExpert()), Paths.ExpertEmbedding(NewsExpert()), Paths.ExpertImport(ImportedLawExpert()),
             Paths.ExpertEmbedding(ImportedLawExpert()),
-            Paths.Upcycled(model, 1), Paths.FinetuneRun(model, 1), Paths.EvaluationReport(model, 1), Paths.EvaluationPlots(model, 1),
+            Paths.Upcycled(model, DemoBuild(1)), Paths.FinetuneRun(model, DemoBuild(1)), Paths.EvaluationReport(model, DemoBuild(1)), Paths.EvaluationPlots(model, DemoBuild(1)),
             Paths.ExtensionSurgery(extension, model, 2, 1, StepKind.Extend, "code"),
             Paths.ExtensionSurgery(extension, model, 2, 2, StepKind.Remove, "news"),
             Paths.ExtensionFinetuneRun(extension, model, 2), Paths.ExtensionEvaluationReport(extension, model, 2),

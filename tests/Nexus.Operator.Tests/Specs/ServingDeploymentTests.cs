@@ -10,7 +10,7 @@ public class ServingDeploymentTests
     private static V1Deployment Deployment(int revision = 3, NexusModel? model = null)
     {
         model ??= DemoModel();
-        return ServingDeployment.Build(model, revision, Paths.RevisionModel(model, revision), Settings);
+        return ServingDeployment.Build(model, revision, Paths.RevisionModel(model, DemoBuild(revision)), Settings);
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public class ServingDeploymentTests
         Assert.Equal(ExpectedYaml.Serialize(third.Spec.Selector), ExpectedYaml.Serialize(fourth.Spec.Selector));
         Assert.Equal(third.Spec.Template.Metadata.Labels, fourth.Spec.Template.Metadata.Labels);
         Assert.Equal(ExpectedYaml.Serialize(ServingService.Build(DemoModel()).Spec.Selector), ExpectedYaml.Serialize(third.Spec.Selector.MatchLabels));
-        Assert.Contains(Paths.RevisionModel(DemoModel(), 4), fourth.Spec.Template.Spec.Containers[0].Args);
+        Assert.Contains(Paths.RevisionModel(DemoModel(), DemoBuild(4)), fourth.Spec.Template.Spec.Containers[0].Args);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public class ServingDeploymentTests
         var deployment = Deployment();
         var container = deployment.Spec.Template.Spec.Containers.Single();
 
-        Assert.Equal(["serve", "--model", Paths.RevisionModel(DemoModel(), 3), "--port", "8080"], container.Args);
+        Assert.Equal(["serve", "--model", Paths.RevisionModel(DemoModel(), DemoBuild(3)), "--port", "8080"], container.Args);
         Assert.Equal("/readyz", container.ReadinessProbe.HttpGet.Path);
         Assert.Equal("/healthz", container.LivenessProbe.HttpGet.Path);
         Assert.Equal("/readyz", container.StartupProbe.HttpGet.Path);

@@ -156,6 +156,10 @@ internal static class SpecFixtures
         },
     };
 
+    /// <summary>A build of the demo model from <see cref="DemoExperts"/>: its revision number and a fixed build id.</summary>
+    public static ModelBuild DemoBuild(int revision = 1) => new(revision, "5eb63bbbe0",
+        "spec 3fa2b1c0, books 0b1c2d3e/4f5a6b7c, news 1c2d3e4f/5a6b7c8d, science 2d3e4f5a/6b7c8d9e, speeches 3e4f5a6b/7c8d9e0f");
+
     /// <summary>The demo's four experts as the upcycle reads them, in router order.</summary>
     public static IReadOnlyList<ExpertInput> DemoExperts() =>
         new[] { "books", "news", "science", "speeches" }.Select(ReadyExpert).ToList();

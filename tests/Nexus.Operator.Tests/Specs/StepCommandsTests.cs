@@ -6,7 +6,7 @@ namespace Nexus.Operator.Tests.Specs;
 
 public class StepCommandsTests
 {
-    private const string Revision1 = "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/finetune/model";
+    private const string Revision1 = "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/finetune/model";
     private const string Extension2 = "s3://nexus-artifacts/ml/models/demo/a3bb189e/r2/demo-add-code-16fd2706";
 
     /// <summary>The value following <paramref name="option"/>, for every occurrence.</summary>
@@ -94,7 +94,7 @@ public class StepCommandsTests
         var model = DemoModel();
         model.Spec.Router = new RouterSpec { Type = RouterType.Linear, TopK = 2, AuxLossCoefficient = 0.01, ProjectionSize = 64 };
 
-        var step = StepCommands.Upcycle(model, 1, DemoExperts(), Paths);
+        var step = StepCommands.Upcycle(model, DemoBuild(1), DemoExperts(), Paths);
 
         Assert.Empty(Values(step, "--embedding"));
         Assert.Empty(Values(step, "--projection-size"));
@@ -110,7 +110,7 @@ public class StepCommandsTests
         var model = DemoModel();
         model.Spec.Router.ProjectionSize = 256;
 
-        var step = StepCommands.Upcycle(model, 1, DemoExperts(), Paths);
+        var step = StepCommands.Upcycle(model, DemoBuild(1), DemoExperts(), Paths);
 
         Assert.Equal(["256"], Values(step, "--projection-size"));
         Assert.Equal(["books", "news", "science", "speeches"], Values(step, "--expert").Select(value => value.Split('=')[0]));
@@ -124,8 +124,8 @@ public class StepCommandsTests
         var twins = DemoExperts().Append(ReadyExpert("news") with { Name = "news-2" }).ToList();
         var unready = DemoExperts().Append(new ExpertInput("code", "code")).ToList();
 
-        Assert.Contains("share the domain news", Assert.Throws<ArgumentException>(() => StepCommands.Upcycle(model, 1, twins, Paths)).Message);
-        Assert.Contains("code has no checkpoint", Assert.Throws<ArgumentException>(() => StepCommands.Upcycle(model, 1, unready, Paths)).Message);
+        Assert.Contains("share the domain news", Assert.Throws<ArgumentException>(() => StepCommands.Upcycle(model, DemoBuild(1), twins, Paths)).Message);
+        Assert.Contains("code has no checkpoint", Assert.Throws<ArgumentException>(() => StepCommands.Upcycle(model, DemoBuild(1), unready, Paths)).Message);
     }
 
     [Fact]
@@ -134,17 +134,17 @@ public class StepCommandsTests
         var model = DemoModel();
         var experts = DemoExperts().Append(ReadyExpert("law") with { DataUri = null }).ToList();
 
-        var step = StepCommands.Finetune(model, 1, experts, Paths);
+        var step = StepCommands.Finetune(model, DemoBuild(1), experts, Paths);
 
         Assert.Equal(
         [
-            "finetune", "--model", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/upcycled",
+            "finetune", "--model", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/upcycled",
             "--domain", "books=s3://corpora/nexus-data/books", "--domain", "news=s3://corpora/nexus-data/news",
             "--domain", "science=s3://corpora/nexus-data/science", "--domain", "speeches=s3://corpora/nexus-data/speeches",
             "--mix", "proportional",
             "--steps", "400", "--batch-size", "16", "--seq-len", "128", "--lr", "0.003", "--warmup", "30",
             "--checkpoint-every", "100", "--seed", "1234",
-            "--out", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/finetune", "--resume",
+            "--out", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/finetune", "--resume",
         ], step.Arguments);
         Assert.Equal("demo-finetune-r1", step.JobName);
     }
@@ -159,10 +159,10 @@ public class StepCommandsTests
             Weights = [new DomainWeight { Domain = "news", Weight = 3 }, new DomainWeight { Domain = "books", Weight = 0.5 }],
         };
 
-        Assert.Equal(["books=0.5,news=3,science=0,speeches=0"], Values(StepCommands.Finetune(model, 1, DemoExperts(), Paths), "--mix"));
+        Assert.Equal(["books=0.5,news=3,science=0,speeches=0"], Values(StepCommands.Finetune(model, DemoBuild(1), DemoExperts(), Paths), "--mix"));
 
         model.Spec.Finetune.Mix.Weights.Add(new DomainWeight { Domain = "poetry", Weight = 1 });
-        var error = Assert.Throws<ArgumentException>(() => StepCommands.Finetune(model, 1, DemoExperts(), Paths));
+        var error = Assert.Throws<ArgumentException>(() => StepCommands.Finetune(model, DemoBuild(1), DemoExperts(), Paths));
         Assert.Contains("spec.finetune.mix.weights names domain poetry", error.Message, StringComparison.Ordinal);
     }
 
@@ -172,13 +172,13 @@ public class StepCommandsTests
         var model = DemoModel();
         model.Spec.Finetune.Mix = new DataMix { Type = MixType.Uniform };
 
-        Assert.Equal(["uniform"], Values(StepCommands.Finetune(model, 1, DemoExperts(), Paths), "--mix"));
+        Assert.Equal(["uniform"], Values(StepCommands.Finetune(model, DemoBuild(1), DemoExperts(), Paths), "--mix"));
     }
 
     [Fact]
     public void Evaluate_ReportsEveryDomain_AtTheFinetunesSequenceLength()
     {
-        var step = StepCommands.Evaluate(DemoModel(), 1, DemoExperts(), Paths);
+        var step = StepCommands.Evaluate(DemoModel(), DemoBuild(1), DemoExperts(), Paths);
 
         Assert.Equal(
         [
@@ -186,11 +186,11 @@ public class StepCommandsTests
             "--domain", "books=s3://corpora/nexus-data/books", "--domain", "news=s3://corpora/nexus-data/news",
             "--domain", "science=s3://corpora/nexus-data/science", "--domain", "speeches=s3://corpora/nexus-data/speeches",
             "--seq-len", "128",
-            "--out", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/evaluation.json",
-            "--plots", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/evaluation-plots",
+            "--out", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/evaluation.json",
+            "--plots", "s3://nexus-artifacts/ml/models/demo/a3bb189e/r1/b-5eb63bbbe0/evaluation-plots",
         ], step.Arguments);
         Assert.Equal("demo-evaluate-r1", step.JobName);
-        Assert.Equal(Paths.EvaluationReport(DemoModel(), 1), step.OutputUri);
+        Assert.Equal(Paths.EvaluationReport(DemoModel(), DemoBuild(1)), step.OutputUri);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public class StepJobTests
     private static V1Job UpcycleJob()
     {
         var model = DemoModel();
-        return StepJob.Build(model, StepCommands.Upcycle(model, 1, DemoExperts(), Paths), model.Spec.Resources, Settings);
+        return StepJob.Build(model, StepCommands.Upcycle(model, DemoBuild(1), DemoExperts(), Paths), model.Spec.Resources, Settings);
     }
 
     /// <summary>The extend Job of examples/extension/manual-extension.yaml: revision 1 plus 'code', finetuned.</summary>
@@ -30,7 +30,7 @@ public class StepJobTests
     {
         var model = DemoModel();
         var extension = AddCode();
-        var plan = StepCommands.Extension(extension, model, 2, Paths.RevisionModel(model, 1), DemoExperts(), [ReadyExpert("code")], Paths);
+        var plan = StepCommands.Extension(extension, model, 2, Paths.RevisionModel(model, DemoBuild(1)), DemoExperts(), [ReadyExpert("code")], Paths);
         return StepJob.Build(extension, Assert.Single(plan.Surgeries), model.Spec.Resources, Settings);
     }
 
@@ -96,7 +96,7 @@ public class StepJobTests
     {
         var model = DemoModel();
         var containers = AllJobs().Select(job => job.Spec.Template.Spec.Containers.Single())
-            .Append(ServingDeployment.Build(model, 1, Paths.RevisionModel(model, 1), Settings).Spec.Template.Spec.Containers.Single());
+            .Append(ServingDeployment.Build(model, 1, Paths.RevisionModel(model, DemoBuild(1)), Settings).Spec.Template.Spec.Containers.Single());
 
         foreach (var container in containers)
         {
@@ -200,7 +200,7 @@ public class StepJobTests
 
         Assert.Equal("s3://nexus-artifacts/ml/experts/news/0f8fad5b-g3/run", TrainingJob().Metadata.Annotations["nexus.moe/output"]);
         Assert.Equal(Paths.ExpertEmbedding(SpeechesExpert()), EmbedJob().Metadata.Annotations["nexus.moe/output"]);
-        Assert.Equal(Paths.Upcycled(DemoModel(), 1), UpcycleJob().Metadata.Annotations["nexus.moe/output"]);
+        Assert.Equal(Paths.Upcycled(DemoModel(), DemoBuild(1)), UpcycleJob().Metadata.Annotations["nexus.moe/output"]);
         Assert.Equal(Paths.ExtensionFinetuneRun(AddCode(), DemoModel(), 2), ExtensionJob().Metadata.Annotations["nexus.moe/output"]);
         Assert.Equal(Paths.ExpertCheckpoint(expert), ArtifactPaths.RunModel(TrainingJob().Metadata.Annotations["nexus.moe/output"]));
     }
