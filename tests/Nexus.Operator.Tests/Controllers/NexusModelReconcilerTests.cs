@@ -16,15 +16,6 @@ namespace Nexus.Operator.Tests.Controllers;
 /// </summary>
 public sealed class NexusModelReconcilerTests : LifecycleTest
 {
-    private const string Model = "demo";
-    private const string Report = """
-        {"model":"m","model_type":"moe","experts":["news","science"],"average_perplexity":11.5,"domains":[
-          {"domain":"news","loss":2.3,"perplexity":10.0,"tokens":4096,"routing":{"per_layer":[[0.9,0.1]],"average":[0.9,0.1],"own_expert":0.9}},
-          {"domain":"science","loss":2.6,"perplexity":13.0,"tokens":4096,"routing":{"per_layer":[[0.2,0.8]],"average":[0.2,0.8],"own_expert":0.8}}]}
-        """;
-
-    private string Seed => $"file://{Root}/seed/model";
-
     [Fact]
     public async Task BuildsRevision1ThroughUpcycleFinetuneEvaluate_ThenServesIt_AndASettledWorldMakesNoWrites()
     {
@@ -38,13 +29,13 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.True(Conditions.IsTrue(upcycling.Status.Conditions, ConditionTypes.ExpertsReady));
         Assert.Null(await FindJobAsync("demo-finetune-r1"));
 
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Finetuning && m.Status.ActiveJob == "demo-finetune-r1", "Finetuning");
         Assert.Null(await FindJobAsync("demo-evaluate-r1"));
-        var weights = await SucceedAsync("demo-finetune-r1");
+        var weights = await Steps.SucceedAsync("demo-finetune-r1");
         var evaluating = await WaitForAsync(m => m.Status?.ActiveJob == "demo-evaluate-r1", "Evaluating");
         Assert.Equal(Reasons.Evaluating, Conditions.Get(evaluating.Status!.Conditions, ConditionTypes.Reconciling)!.Reason);
-        await SucceedAsync("demo-evaluate-r1");
+        await Steps.SucceedAsync("demo-evaluate-r1");
 
         var rollingOut = await WaitForAsync(m => m.Status?.CurrentRevision == 1 && m.Status.Phase == NexusModelPhase.RollingOut, "rolling out revision 1");
         var revision = Assert.Single(rollingOut.Status!.Revisions!);
@@ -119,7 +110,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await WaitForJobAsync("demo-upcycle-r1");
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForJobAsync("demo-finetune-r1");
         Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
 
@@ -178,23 +169,9 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         {
             var job = $"demo-{step}-r{revision}";
             await WaitForJobAsync(job);
-            await SucceedAsync(job);
+            await Steps.SucceedAsync(job);
         }
     }
-
-    private Task<Expert> CreateExpertAsync(string domain) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
-        new Expert
-        {
-            Metadata = new V1ObjectMeta { Name = domain, NamespaceProperty = Ns, Labels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } },
-            Spec = new ExpertSpec
-            {
-                Domain = domain,
-                Seed = new ArtifactSource { Uri = Seed },
-                Data = new ArtifactSource { Uri = $"file://{Root}/data/{domain}" },
-                Training = new ExpertTraining { Steps = 100 },
-            },
-        },
-        Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
 
     private async Task CreateReadyExpertAsync(string domain)
     {
@@ -225,19 +202,6 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
     private static string Sha(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
-    private Task<NexusModel> CreateModelAsync() => Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
-        new NexusModel
-        {
-            Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns },
-            Spec = new NexusModelSpec
-            {
-                Seed = new ArtifactSource { Uri = Seed },
-                Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
-                Finetune = new FinetuneSpec { Steps = 50 },
-            },
-        },
-        NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
-
     private Task<NexusModel> GetModelAsync() =>
         Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
 
@@ -250,21 +214,4 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
 
     private async Task<V1Deployment?> FindDeploymentAsync() =>
         (await Client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == Model);
-
-    /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
-    /// SHA-256 of the step's weights (or report).</summary>
-    private async Task<string> SucceedAsync(string jobName)
-    {
-        var job = await Client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
-        var output = job.Metadata.Annotations[Annotations.Output];
-        var sha = job.Metadata.Labels[Labels.Component] switch
-        {
-            "evaluate" => await PublishAsync(output, "evaluation.json", ("evaluation.json", Report)),
-            "finetune" => await PublishAsync(output, "model/model.safetensors",
-                ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"), ("metrics.jsonl", "{}")),
-            _ => await PublishAsync(output, "model.safetensors", ("model.safetensors", $"weights of {jobName}"), ("config.json", "{}")),
-        };
-        Server.Jobs.MarkSucceeded(Ns, jobName);
-        return sha;
-    }
 }
