@@ -119,8 +119,11 @@ public sealed partial class TestApiServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>A client for this server (no authentication). Dispose it when done.</summary>
-    public Kubernetes CreateClient() => new(new KubernetesClientConfiguration { Host = BaseUri.ToString() });
+    /// <summary>A client for this server (no authentication). Dispose it when done. <paramref name="userAgent"/> names
+    /// the client in the request log and to <see cref="FaultInjector.FreezeAfterWrites"/>; the library's own when null.</summary>
+    public Kubernetes CreateClient(string? userAgent = null) => new(userAgent is null
+        ? new KubernetesClientConfiguration { Host = BaseUri.ToString() }
+        : new KubernetesClientConfiguration { Host = BaseUri.ToString(), UserAgent = userAgent });
 
     /// <summary>Installs a CustomResourceDefinition from its apiextensions.k8s.io/v1 YAML (or JSON) and starts serving
     /// its resource. <paramref name="admission"/> runs on every write of the custom resource (see

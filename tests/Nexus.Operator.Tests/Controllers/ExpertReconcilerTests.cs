@@ -11,8 +11,8 @@ namespace Nexus.Operator.Tests.Controllers;
 
 /// <summary>
 /// The Expert controller, registered as <c>nexus-operator run</c> registers it, against the test API server with the real
-/// CRDs and a file:// artifact root. The tests play the Job controller and the worker: marking a Job succeeded first
-/// publishes a small fake artifact at the Job's <c>nexus.moe/output</c>, as the step would.
+/// CRDs and a file:// artifact root. The tests play the Job controller and the worker (<see cref="LifecycleTest.Steps"/>):
+/// marking a Job succeeded first publishes a small fake artifact at the Job's <c>nexus.moe/output</c>, as the step would.
 /// </summary>
 public sealed class ExpertReconcilerTests : LifecycleTest
 {
@@ -28,12 +28,12 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         Server.Jobs.MarkRunning(Ns, "news-train-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Training, "Training");
 
-        var weights = await SucceedAsync("news-train-g1");
+        var weights = await Steps.SucceedAsync("news-train-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Embedding && e.Status.ActiveJob == "news-embed-g1", "Embedding");
         Assert.True(Conditions.IsTrue((await GetExpertAsync()).Status!.Conditions, ConditionTypes.CheckpointReady));
 
         Server.Jobs.MarkRunning(Ns, "news-embed-g1");
-        var embedding = await SucceedAsync("news-embed-g1");
+        var embedding = await Steps.SucceedAsync("news-embed-g1");
         var ready = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
 
         var status = ready.Status!;
@@ -146,7 +146,7 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         // The train Job ran and was deleted by its TTL before this operator started: only its artifact is left.
         var expert = await CreateExpertAsync();
         var run = StepCommands.Train(expert, new ArtifactPaths(Settings)).OutputUri;
-        var weights = await PublishAsync(run, "model/model.safetensors", ("model/model.safetensors", "weights"), ("model/config.json", "{}"));
+        var weights = await Steps.PublishAsync(run, "model/model.safetensors", [("model/model.safetensors", "weights"), ("model/config.json", "{}")]);
 
         StartOperator(host => host.AddNexusControllers(Settings));
         var embedding = await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Embedding, "Embedding");
@@ -155,7 +155,7 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         Assert.Null(await FindJobAsync("news-train-g1"));
 
         // Restarted again with both artifacts in place: Ready, still without a train Job.
-        await SucceedAsync("news-embed-g1");
+        await Steps.SucceedAsync("news-embed-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
         await Operators[0].StopAsync();
         await Client.BatchV1.DeleteNamespacedJobAsync("news-embed-g1", Ns);
@@ -172,9 +172,9 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         StartOperator(host => host.AddNexusControllers(Settings));
         var expert = await CreateExpertAsync();
         await WaitForJobAsync("news-train-g1");
-        await SucceedAsync("news-train-g1");
+        await Steps.SucceedAsync("news-train-g1");
         await WaitForJobAsync("news-embed-g1");
-        await SucceedAsync("news-embed-g1");
+        await Steps.SucceedAsync("news-embed-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
         var folder = new ArtifactPaths(Settings).ExpertFolder(expert)["file://".Length..];
         Assert.True(File.Exists(Path.Combine(folder, "run", ArtifactManifest.FileName)));
@@ -195,10 +195,10 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         await WaitForJobAsync("news-train-g1");
         Server.Jobs.MarkRunning(Ns, "news-train-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Training, "Training");
-        await SucceedAsync("news-train-g1");
+        await Steps.SucceedAsync("news-train-g1");
         await WaitForJobAsync("news-embed-g1");
         Server.Jobs.MarkRunning(Ns, "news-embed-g1");
-        await SucceedAsync("news-embed-g1");
+        await Steps.SucceedAsync("news-embed-g1");
         await WaitForAsync(e => e.Status?.Phase == ExpertPhase.Ready, "Ready");
 
         (string Type, string Reason)[] phases = [("Normal", Reasons.Pending), ("Normal", Reasons.Training), ("Normal", Reasons.Embedding), ("Normal", Reasons.Succeeded)];
@@ -270,18 +270,5 @@ public sealed class ExpertReconcilerTests : LifecycleTest
         Expert? last = null;
         await Until(async () => condition(last = await GetExpertAsync()), $"the Expert is {because} (last status: {System.Text.Json.JsonSerializer.Serialize(last?.Status)})");
         return last!;
-    }
-
-    /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
-    /// SHA-256 of the step's result file (the weights, or the embedding).</summary>
-    private async Task<string> SucceedAsync(string jobName)
-    {
-        var job = await Client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
-        var output = job.Metadata.Annotations[Annotations.Output];
-        var sha = job.Metadata.Labels[Labels.Component] == "embed"
-            ? await PublishAsync(output, "embedding.json", ("embedding.json", "[0.1, 0.2, 0.3]"))
-            : await PublishAsync(output, "model/model.safetensors", ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"));
-        Server.Jobs.MarkSucceeded(Ns, jobName);
-        return sha;
     }
 }

@@ -5,6 +5,7 @@ using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Hosting;
 using Nexus.Operator.Runtime;
 using Nexus.Operator.Specs;
+using Nexus.Operator.Tests.Support;
 
 namespace Nexus.Operator.Tests.Controllers;
 
@@ -35,14 +36,14 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
         Assert.Equal(extending.Status.Revisions!.Single().Model!.Uri, arguments[arguments.IndexOf("--model") + 1]);
         Assert.Contains("code=" + $"file://{Root}/artifacts/{Ns}/experts/code/run/model", arguments);
         Assert.Contains("--finetune-out", arguments);
-        var weights = await SucceedAsync("demo-r2-extend-code-r2");
+        var weights = await Steps.SucceedAsync("demo-r2-extend-code-r2");
         await WaitForJobAsync("demo-r2-evaluate-r2");
-        await SucceedAsync("demo-r2-evaluate-r2", "news", "science", "code");
+        await Steps.SucceedAsync("demo-r2-evaluate-r2");
 
         var succeeded = await WaitForExtensionAsync("demo-r2", e => e.Status?.Phase == ExtensionPhase.Succeeded, "Succeeded");
         Assert.Equal(weights, succeeded.Status!.Artifacts!.Model!.Sha256);
-        Assert.Equal(Sha("extended by demo-r2-extend-code-r2"), succeeded.Status.Artifacts.Extended!.Sha256);
-        Assert.Equal(12.0, succeeded.Status.Metrics!.Perplexity!["code"]);
+        Assert.Equal(Sha(FakeStepRunner.ExtendedWeights("demo-r2-extend-code-r2")), succeeded.Status.Artifacts.Extended!.Sha256);
+        Assert.Equal(16.0, succeeded.Status.Metrics!.Perplexity!["code"]);
         Assert.True(Conditions.IsTrue(succeeded.Status.Conditions, ConditionTypes.Ready));
         Assert.NotNull(succeeded.Status.CompletionTime);
 
@@ -65,9 +66,9 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
         var removeArguments = (await FindJobAsync("demo-r3-remove-science-r3"))!.Spec.Template.Spec.Containers[0].Args;
         Assert.Equal("1", removeArguments[removeArguments.IndexOf("--top-k") + 1]);
         Assert.DoesNotContain(removeArguments, argument => argument.StartsWith("science=", StringComparison.Ordinal));
-        await SucceedAsync("demo-r3-remove-science-r3");
+        await Steps.SucceedAsync("demo-r3-remove-science-r3");
         await WaitForJobAsync("demo-r3-evaluate-r3");
-        await SucceedAsync("demo-r3-evaluate-r3", "news", "code");
+        await Steps.SucceedAsync("demo-r3-evaluate-r3");
         var revision3 = await WaitForAsync(m => m.Status?.CurrentRevision == 3, "at revision 3");
         Assert.Equal(RevisionReason.Removal, revision3.Status!.Revisions!.Single(r => r.Revision == 3).Reason);
         Assert.Equal(["news", "code"], revision3.Status.Experts);
@@ -99,9 +100,9 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
 
         await CreateExtensionAsync("add-code", add: ["code"]);
         await WaitForJobAsync("add-code-extend-code-r2");
-        await SucceedAsync("add-code-extend-code-r2");
+        await Steps.SucceedAsync("add-code-extend-code-r2");
         await WaitForJobAsync("add-code-evaluate-r2");
-        await SucceedAsync("add-code-evaluate-r2", "news", "science", "code");
+        await Steps.SucceedAsync("add-code-evaluate-r2");
         var extended = await WaitForAsync(m => m.Status?.CurrentRevision == 2, "at revision 2");
         Assert.Equal("add-code", extended.Status!.Revisions!.Single(r => r.Revision == 2).Extension);
         Assert.Null(Conditions.Get(extended.Status.Conditions, ConditionTypes.ExtensionPending));

@@ -24,7 +24,7 @@ public sealed class FailureStoryTests : ModelLifecycleTest
         foreach (var job in new[] { "news-train-g1", "news-embed-g1" })
         {
             await WaitForJobAsync(job);
-            await SucceedAsync(job);
+            await Steps.SucceedAsync(job);
         }
 
         await WaitForJobAsync("science-train-g1");
@@ -46,10 +46,10 @@ public sealed class FailureStoryTests : ModelLifecycleTest
         foreach (var job in new[] { "science-train-g2", "science-embed-g2" })
         {
             await WaitForJobAsync(job);
-            await SucceedAsync(job);
+            await Steps.SucceedAsync(job);
         }
 
-        await BuildAsync(1, "news", "science");
+        await BuildAsync(1);
         await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
         Server.Deployments.MakeReady(Ns, Model);
         var ready = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready");

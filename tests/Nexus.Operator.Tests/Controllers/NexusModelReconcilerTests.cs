@@ -17,17 +17,8 @@ namespace Nexus.Operator.Tests.Controllers;
 /// does not run here); the tests play the Job controller, the worker and the Deployment controller: marking a Job
 /// succeeded first publishes a small fake artifact at its <c>nexus.moe/output</c>, as the step would.
 /// </summary>
-public sealed class NexusModelReconcilerTests : LifecycleTest
+public sealed class NexusModelReconcilerTests : ModelLifecycleTest
 {
-    private const string Model = "demo";
-    private const string Report = """
-        {"model":"m","model_type":"moe","experts":["news","science"],"average_perplexity":11.5,"domains":[
-          {"domain":"news","loss":2.3,"perplexity":10.0,"tokens":4096,"routing":{"per_layer":[[0.9,0.1]],"average":[0.9,0.1],"own_expert":0.9}},
-          {"domain":"science","loss":2.6,"perplexity":13.0,"tokens":4096,"routing":{"per_layer":[[0.2,0.8]],"average":[0.2,0.8],"own_expert":0.8}}]}
-        """;
-
-    private string Seed => $"file://{Root}/seed/model";
-
     [Fact]
     public async Task BuildsRevision1ThroughUpcycleFinetuneEvaluate_ThenServesIt_AndASettledWorldMakesNoWrites()
     {
@@ -41,13 +32,13 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.True(Conditions.IsTrue(upcycling.Status.Conditions, ConditionTypes.ExpertsReady));
         Assert.Null(await FindJobAsync("demo-finetune-r1"));
 
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Finetuning && m.Status.ActiveJob == "demo-finetune-r1", "Finetuning");
         Assert.Null(await FindJobAsync("demo-evaluate-r1"));
-        var weights = await SucceedAsync("demo-finetune-r1");
+        var weights = await Steps.SucceedAsync("demo-finetune-r1");
         var evaluating = await WaitForAsync(m => m.Status?.ActiveJob == "demo-evaluate-r1", "Evaluating");
         Assert.Equal(Reasons.Evaluating, Conditions.Get(evaluating.Status!.Conditions, ConditionTypes.Reconciling)!.Reason);
-        await SucceedAsync("demo-evaluate-r1");
+        await Steps.SucceedAsync("demo-evaluate-r1");
 
         var rollingOut = await WaitForAsync(m => m.Status?.CurrentRevision == 1 && m.Status.Phase == NexusModelPhase.RollingOut, "rolling out revision 1");
         var revision = Assert.Single(rollingOut.Status!.Revisions!);
@@ -122,7 +113,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await WaitForJobAsync("demo-upcycle-r1");
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForJobAsync("demo-finetune-r1");
         Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
 
@@ -183,7 +174,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await WaitForJobAsync("demo-upcycle-r1");
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForJobAsync("demo-finetune-r1");
         Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
         var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
@@ -237,7 +228,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
         await WaitForJobAsync("demo-upcycle-r1");
-        await SucceedAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
         await WaitForJobAsync("demo-finetune-r1");
         var first = (await FindJobAsync("demo-finetune-r1"))!;
         Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
@@ -257,9 +248,9 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         Assert.Equal(first.Metadata.Annotations[Annotations.Build], again.Metadata.Annotations[Annotations.Build]);
         Assert.Equal(first.Metadata.Annotations[Annotations.Output], again.Metadata.Annotations[Annotations.Output]);
         await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Finetuning && m.Status.ActiveJob == "demo-finetune-r1", "Finetuning again");
-        await SucceedAsync("demo-finetune-r1");
+        await Steps.SucceedAsync("demo-finetune-r1");
         await WaitForJobAsync("demo-evaluate-r1");
-        await SucceedAsync("demo-evaluate-r1");
+        await Steps.SucceedAsync("demo-evaluate-r1");
         var built = await WaitForAsync(m => m.Status?.CurrentRevision == 1, "revision 1 recorded");
         Assert.Equal(1, Assert.Single(built.Status!.Revisions!).Revision);
         Assert.Equal(1, Server.Requests.Count("delete", "jobs")); // the test's own
@@ -273,7 +264,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         await CreateReadyExpertAsync("news");
         await CreateReadyExpertAsync("science");
         StartOperator(host => host.AddNexusModelController(Settings, flaky));
-        var model = await CreateModelAsync(spec => spec.RevisionHistoryLimit = 1);
+        var model = await CreateModelAsync(configure: spec => spec.RevisionHistoryLimit = 1);
         var paths = new ArtifactPaths(Settings);
         await BuildAsync(1);
         await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
@@ -309,7 +300,7 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         var folder = LocalPath(new ArtifactPaths(Settings).ModelFolder(model));
         Assert.NotEmpty(Directory.EnumerateFiles(folder, ArtifactManifest.FileName, SearchOption.AllDirectories));
         var namesake = $"{Root}/artifacts/{Ns}/models/{Model}/00000000/r1/b-0123456789/upcycled"; // another uid's, under the same name
-        await PublishAsync($"file://{namesake}", "model.safetensors", ("model.safetensors", "weights"));
+        await Steps.PublishAsync($"file://{namesake}", "model.safetensors", [("model.safetensors", "weights")]);
 
         await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
 
@@ -317,16 +308,6 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
             NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName)).Items.Count == 0, "the NexusModel is gone");
         Assert.False(Directory.Exists(folder));
         Assert.True(File.Exists(Path.Combine(namesake, ArtifactManifest.FileName)));
-    }
-
-    private async Task BuildAsync(int revision)
-    {
-        foreach (var step in new[] { "upcycle", "finetune", "evaluate" })
-        {
-            var job = $"demo-{step}-r{revision}";
-            await WaitForJobAsync(job);
-            await SucceedAsync(job);
-        }
     }
 
     /// <summary>The build the operator should run for <paramref name="revision"/> of <paramref name="model"/>'s spec from the
@@ -338,63 +319,6 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         return ModelBuild.Of(revision, model.Spec, experts.Items.OrderBy(expert => expert.Metadata.Name, StringComparer.Ordinal));
     }
 
-    private Task<Expert> CreateExpertAsync(string domain) => Client.CustomObjects.CreateNamespacedCustomObjectAsync<Expert>(
-        new Expert
-        {
-            Metadata = new V1ObjectMeta { Name = domain, NamespaceProperty = Ns, Labels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } },
-            Spec = new ExpertSpec
-            {
-                Domain = domain,
-                Seed = new ArtifactSource { Uri = Seed },
-                Data = new ArtifactSource { Uri = $"file://{Root}/data/{domain}" },
-                Training = new ExpertTraining { Steps = 100 },
-            },
-        },
-        Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName);
-
-    private async Task CreateReadyExpertAsync(string domain)
-    {
-        await CreateExpertAsync(domain);
-        await MarkExpertReadyAsync(domain);
-    }
-
-    /// <summary>What the Expert controller writes once both artifacts are in the store.</summary>
-    private async Task MarkExpertReadyAsync(string domain)
-    {
-        var folder = $"file://{Root}/artifacts/{Ns}/experts/{domain}";
-        var status = new ExpertStatus
-        {
-            Phase = ExpertPhase.Ready,
-            ObservedGeneration = 1,
-            Artifacts = new ExpertArtifacts
-            {
-                Checkpoint = new ArtifactReference { Uri = $"{folder}/run/model", Sha256 = Sha(domain) },
-                Embedding = new ArtifactReference { Uri = $"{folder}/embedding.json", Sha256 = Sha(domain + "-embedding") },
-            },
-        };
-        Conditions.MarkReady(status, Reasons.Succeeded, "Checkpoint and embedding are in the artifact store.", 1, DateTimeOffset.UtcNow);
-        await Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
-            new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch),
-            Expert.KubeGroup, Expert.KubeApiVersion, Ns, Expert.KubePluralName, domain);
-    }
-
-    private static string Sha(string text) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
-
-    private Task<NexusModel> CreateModelAsync(Action<NexusModelSpec>? change = null)
-    {
-        var spec = new NexusModelSpec
-        {
-            Seed = new ArtifactSource { Uri = Seed },
-            Experts = new ExpertSelection { Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["nexus.moe/mix"] = Model } } },
-            Finetune = new FinetuneSpec { Steps = 50 },
-        };
-        change?.Invoke(spec);
-        return Client.CustomObjects.CreateNamespacedCustomObjectAsync<NexusModel>(
-            new NexusModel { Metadata = new V1ObjectMeta { Name = Model, NamespaceProperty = Ns }, Spec = spec },
-            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName);
-    }
-
     private Task<NexusModel> PatchModelAsync(string mergePatch) => Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
         new V1Patch(mergePatch, V1Patch.PatchType.MergePatch), NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
 
@@ -403,36 +327,6 @@ public sealed class NexusModelReconcilerTests : LifecycleTest
         .Where(e => e.InvolvedObject?.Name == Model && e.Reason == reason).Select(e => e.Message ?? "").ToList();
 
     private static string LocalPath(string fileUri) => fileUri["file://".Length..];
-
-    private Task<NexusModel> GetModelAsync() =>
-        Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
-
-    private async Task<NexusModel> WaitForAsync(Func<NexusModel, bool> condition, string because)
-    {
-        NexusModel? last = null;
-        await Until(async () => condition(last = await GetModelAsync()), $"the model is {because} (last status: {JsonSerializer.Serialize(last?.Status)})");
-        return last!;
-    }
-
-    private async Task<V1Deployment?> FindDeploymentAsync() =>
-        (await Client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == Model);
-
-    /// <summary>Publishes what the Job's step would at its nexus.moe/output, then marks the Job succeeded; returns the
-    /// SHA-256 of the step's weights (or report).</summary>
-    private async Task<string> SucceedAsync(string jobName)
-    {
-        var job = await Client.BatchV1.ReadNamespacedJobAsync(jobName, Ns);
-        var output = job.Metadata.Annotations[Annotations.Output];
-        var sha = job.Metadata.Labels[Labels.Component] switch
-        {
-            "evaluate" => await PublishAsync(output, "evaluation.json", ("evaluation.json", Report)),
-            "finetune" => await PublishAsync(output, "model/model.safetensors",
-                ("model/model.safetensors", $"weights of {jobName}"), ("model/config.json", "{}"), ("metrics.jsonl", "{}")),
-            _ => await PublishAsync(output, "model.safetensors", ("model.safetensors", $"weights of {jobName}"), ("config.json", "{}")),
-        };
-        Server.Jobs.MarkSucceeded(Ns, jobName);
-        return sha;
-    }
 
     /// <summary>A store whose <see cref="IArtifactStore.RemoveAllAsync"/> fails while <paramref name="fail"/> says so, as an
     /// unreachable bucket would.</summary>

@@ -63,8 +63,7 @@ public sealed class LocalJobRun(string ns, string name, string uid)
 /// argument or working directory that starts with a mount path is rewritten to that folder, so
 /// <c>NEXUS_S3_ACCESS_KEY_FILE</c> and HOME on the scratch volume work unchanged.
 /// </summary>
-/// <remarks>Jobs are found with the server's own wait helper (re-checked on every write), each once, by uid; suspended
-/// and finished Jobs are left alone. A Job deleted (or given a deletionTimestamp) while its process runs has the process (tree) killed.</remarks>
+/// <remarks>Jobs are found by <see cref="NewJobs"/>: each once, by uid; suspended and finished Jobs are left alone. A Job deleted (or given a deletionTimestamp) while its process runs has the process (tree) killed.</remarks>
 public sealed class LocalJobRunner : IAsyncDisposable
 {
     private readonly Server server;
@@ -72,7 +71,7 @@ public sealed class LocalJobRunner : IAsyncDisposable
     private readonly string root = Path.Combine(Path.GetTempPath(), "nexus-jobrunner-" + Guid.NewGuid().ToString("N"));
     private readonly CancellationTokenSource stopping = new();
     private readonly SemaphoreSlim slots;
-    private readonly HashSet<string> seen = [];
+    private readonly NewJobs newJobs;
     private readonly ConcurrentDictionary<string, LocalJobRun> runs = new();
     private readonly ConcurrentQueue<string> ran = new();
     private readonly List<Task> tasks = [];
@@ -83,6 +82,7 @@ public sealed class LocalJobRunner : IAsyncDisposable
         this.server = server;
         this.options = options.Validate();
         slots = new SemaphoreSlim(options.MaxParallel);
+        newJobs = new NewJobs(server, options.Namespace);
     }
 
     /// <summary>Names of the Jobs whose process was started, in start order.</summary>
@@ -149,11 +149,8 @@ public sealed class LocalJobRunner : IAsyncDisposable
         {
             while (true)
             {
-                List<V1Job> fresh = [];
-                await server.WaitForAsync(() => (fresh = NewJobs()).Count > 0, Timeout.InfiniteTimeSpan, cancellationToken);
-                foreach (var job in fresh)
+                foreach (var job in await newJobs.NextAsync(cancellationToken))
                 {
-                    seen.Add(job.Metadata.Uid);
                     var run = new LocalJobRun(job.Metadata.NamespaceProperty, job.Metadata.Name, job.Metadata.Uid);
                     runs[run.Name] = run;
                     // Taken here, in creation order: tasks racing for a slot would start Jobs in any order.
@@ -170,16 +167,6 @@ public sealed class LocalJobRunner : IAsyncDisposable
             // Disposed.
         }
     }
-
-    private List<V1Job> NewJobs() =>
-        server.List("batch/v1", "jobs", options.Namespace)
-            .Select(json => KubernetesJson.Deserialize<V1Job>(json.ToJsonString()))
-            .Where(job => !seen.Contains(job.Metadata.Uid) && job.Spec?.Suspend != true && !IsFinished(job))
-            .OrderBy(job => long.Parse(job.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture))
-            .ToList();
-
-    private static bool IsFinished(V1Job job) =>
-        job.Status?.Conditions?.Any(c => c.Type is "Complete" or "Failed" && c.Status == "True") == true;
 
     /// <summary>Runs one Job in the slot <see cref="WatchAsync"/> took for it, and gives the slot back.</summary>
     private async Task RunAsync(V1Job job, LocalJobRun run, CancellationToken cancellationToken)

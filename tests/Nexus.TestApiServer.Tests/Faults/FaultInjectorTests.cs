@@ -107,4 +107,91 @@ public sealed class FaultInjectorTests : ServerTest
         Assert.Equal(HttpStatusCode.Gone, code);
         Assert.Equal(["a", "b"], atB.Items.Select(i => i.Metadata.Name));
     }
+
+    [Fact]
+    public async Task FreezeAfterWrites_lets_the_Nth_write_land_then_refuses_every_request_of_that_client()
+    {
+        using var crashing = Server.CreateClient("operator/incarnation-1");
+        var freeze = Server.Faults.FreezeAfterWrites("operator/incarnation-1", writes: 2);
+        var mark = Server.Requests.Mark();
+
+        await crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a"), Ns);
+        await crashing.CoreV1.ReadNamespacedConfigMapAsync("a", Ns);
+        Assert.False(freeze.IsFrozen);
+        await crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("b"), Ns);
+        Assert.True(freeze.IsFrozen);
+        var (createCode, status) = await RefusedAsync(() => crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("c"), Ns));
+        var (readCode, _) = await RefusedAsync(() => crashing.CoreV1.ReadNamespacedConfigMapAsync("a", Ns));
+        var (listCode, _) = await RefusedAsync(() => crashing.CoreV1.ListNamespacedConfigMapAsync(Ns));
+        var other = await Client.CoreV1.ListNamespacedConfigMapAsync(Ns);
+
+        Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], [createCode, readCode, listCode]);
+        Assert.Equal("ServiceUnavailable", status.Reason);
+        Assert.Contains("operator/incarnation-1", status.Message);
+        Assert.Equal(["a", "b"], other.Items.Select(i => i.Metadata.Name));
+        Assert.True(freeze.WhenFrozen.IsCompletedSuccessfully);
+        Assert.Equal((2, 3), (freeze.Writes, freeze.Refused));
+        var records = Server.Requests.Since(mark).Where(r => r.UserAgent == "operator/incarnation-1").ToList();
+        Assert.Equal(
+            [("create", 201, false), ("get", 200, false), ("create", 201, false), ("create", 503, true), ("get", 503, true), ("list", 503, true)],
+            records.Select(r => (r.Verb, r.StatusCode, r.Injected)));
+    }
+
+    [Fact]
+    public async Task A_refused_write_does_not_count_towards_the_freeze()
+    {
+        await CreateConfigMapAsync("a");
+        using var crashing = Server.CreateClient("operator/incarnation-1");
+        var freeze = Server.Faults.FreezeAfterWrites("operator/incarnation-1", writes: 1);
+
+        var (code, _) = await RefusedAsync(() => crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a"), Ns));
+        await crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("b"), Ns, dryRun: "All");
+        Assert.False(freeze.IsFrozen);
+        await crashing.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"data":{"k":"v"}}""", V1Patch.PatchType.MergePatch), "a", Ns);
+
+        Assert.Equal(HttpStatusCode.Conflict, code);
+        Assert.True(freeze.IsFrozen);
+        Assert.Equal(1, freeze.Writes);
+        Assert.Null(Server.Get("v1", "configmaps", Ns, "b"));
+    }
+
+    [Fact]
+    public async Task Concurrent_writes_of_a_frozen_client_land_no_more_than_allowed()
+    {
+        using var crashing = Server.CreateClient("operator/incarnation-1");
+        var freeze = Server.Faults.FreezeAfterWrites("operator/incarnation-1", writes: 3);
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        {
+            try
+            {
+                await crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"c{i}"), Ns);
+                return true;
+            }
+            catch (HttpOperationException refused) when (refused.Response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(3, attempts.Count(landed => landed));
+        Assert.Equal(3, Server.List("v1", "configmaps", Ns).Count);
+        Assert.Equal((3, 21), (freeze.Writes, freeze.Refused));
+    }
+
+    [Fact]
+    public async Task A_frozen_client_is_served_again_once_thawed_and_other_clients_never_notice()
+    {
+        using var crashing = Server.CreateClient("operator/incarnation-1");
+        Server.Faults.FreezeAfterWrites("operator/incarnation-1", writes: 1);
+        await crashing.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a"), Ns);
+        await RefusedAsync(() => crashing.CoreV1.ReadNamespacedConfigMapAsync("a", Ns));
+        await CreateConfigMapAsync("b");
+
+        Server.Faults.Thaw("operator/incarnation-1");
+        var read = await crashing.CoreV1.ReadNamespacedConfigMapAsync("a", Ns);
+
+        Assert.Equal("a", read.Metadata.Name);
+        Assert.NotNull(Server.Get("v1", "configmaps", Ns, "b"));
+    }
 }

@@ -39,6 +39,19 @@ public sealed class RequestLogTests : ServerTest
     }
 
     [Fact]
+    public async Task A_create_is_logged_with_the_name_of_the_object_it_creates()
+    {
+        await CreateConfigMapAsync("cfg");
+        await RefusedAsync(() => CreateConfigMapAsync("cfg"));
+        var generated = await Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { GenerateName = "gen-" } }, Ns);
+
+        var creates = Server.Requests.All.Where(r => r is { Verb: "create", Resource: "configmaps" }).ToList();
+
+        Assert.Equal([("cfg", 201), ("cfg", 409), (generated.Metadata.Name, 201)], creates.Select(r => (r.Name, r.StatusCode)));
+        Assert.StartsWith("gen-", generated.Metadata.Name);
+    }
+
+    [Fact]
     public async Task Reads_and_watches_are_not_writes()
     {
         await CreateConfigMapAsync("cfg");

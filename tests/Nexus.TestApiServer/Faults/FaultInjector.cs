@@ -8,6 +8,7 @@ public sealed class FaultInjector
     private readonly Lock gate = new();
     private readonly List<FailureRule> failures = [];
     private readonly List<DelayRule> delays = [];
+    private readonly Dictionary<string, FrozenClient> freezes = new(StringComparer.Ordinal);
     private readonly ObjectStore store;
 
     internal FaultInjector(ObjectStore store) => this.store = store;
@@ -34,13 +35,46 @@ public sealed class FaultInjector
         }
     }
 
-    /// <summary>Removes every pending failure and delay.</summary>
+    /// <summary>
+    /// Crashes the client whose User-Agent is <paramref name="userAgent"/> right after its
+    /// <paramref name="writes"/>-th successful write: that write lands and is answered, and every request the client
+    /// makes after it, read or write, is answered 503 (injected) so nothing more it does lands. The state is then
+    /// exactly "the process crashed after write N". Its writes are taken one at a time, so two in flight cannot both
+    /// slip in as the N-th. Watches it opened before stay open: they only read. Replaces an earlier freeze of the same
+    /// client; <see cref="Thaw"/> or <see cref="Clear"/> ends it.
+    /// </summary>
+    /// <remarks>Give each client its own User-Agent (<c>TestApiServer.CreateClient(userAgent)</c>): the server tells
+    /// clients apart by it, as the audit log does.</remarks>
+    public FrozenClient FreezeAfterWrites(string userAgent, int writes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userAgent);
+        ArgumentOutOfRangeException.ThrowIfLessThan(writes, 1);
+        var freeze = new FrozenClient(userAgent, writes);
+        lock (gate)
+        {
+            freezes[userAgent] = freeze;
+        }
+
+        return freeze;
+    }
+
+    /// <summary>Ends the freeze of the client with this User-Agent: its requests are served again.</summary>
+    public void Thaw(string userAgent)
+    {
+        lock (gate)
+        {
+            freezes.Remove(userAgent);
+        }
+    }
+
+    /// <summary>Removes every pending failure, delay and freeze.</summary>
     public void Clear()
     {
         lock (gate)
         {
             failures.Clear();
             delays.Clear();
+            freezes.Clear();
         }
     }
 
@@ -75,6 +109,19 @@ public sealed class FaultInjector
             }
 
             return (rule.StatusCode, rule.RetryAfter);
+        }
+    }
+
+    internal FrozenClient? FreezeOf(string? userAgent)
+    {
+        if (userAgent is null)
+        {
+            return null;
+        }
+
+        lock (gate)
+        {
+            return freezes.GetValueOrDefault(userAgent);
         }
     }
 
@@ -120,4 +167,47 @@ public sealed class FaultInjector
     {
         public TimeSpan Delay { get; } = delay;
     }
+}
+
+/// <summary>A client that <see cref="FaultInjector.FreezeAfterWrites"/> crashes after a number of successful writes.</summary>
+public sealed class FrozenClient
+{
+    private readonly TaskCompletionSource frozen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int writes;
+    private int refused;
+
+    internal FrozenClient(string userAgent, int allowedWrites)
+    {
+        UserAgent = userAgent;
+        AllowedWrites = allowedWrites;
+    }
+
+    public string UserAgent { get; }
+
+    /// <summary>The successful writes it may make; the last of them freezes it.</summary>
+    public int AllowedWrites { get; }
+
+    /// <summary>Its successful writes so far (at most <see cref="AllowedWrites"/>).</summary>
+    public int Writes => Volatile.Read(ref writes);
+
+    /// <summary>Its requests answered 503 since it froze.</summary>
+    public int Refused => Volatile.Read(ref refused);
+
+    public bool IsFrozen => frozen.Task.IsCompleted;
+
+    /// <summary>Completes when its last allowed write has landed.</summary>
+    public Task WhenFrozen => frozen.Task;
+
+    /// <summary>Serializes the client's writes, so each is counted before the next is let in.</summary>
+    internal SemaphoreSlim WriteGate { get; } = new(1, 1);
+
+    internal void CountWrite()
+    {
+        if (Interlocked.Increment(ref writes) >= AllowedWrites)
+        {
+            frozen.TrySetResult();
+        }
+    }
+
+    internal void CountRefused() => Interlocked.Increment(ref refused);
 }

@@ -31,12 +31,62 @@ internal sealed partial class ApiHandler(
 
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
+    /// <summary>Serves one request; a client frozen by <see cref="FaultInjector.FreezeAfterWrites"/> gets 503 once its
+    /// last allowed write has landed, and its writes are let in one at a time until then.</summary>
     public async Task HandleAsync(HttpContext context)
     {
         var method = context.Request.Method;
         var path = context.Request.Path.Value ?? "/";
         var route = ApiRoute.Parse(path, registry.Catalog);
         var info = RequestInfo.Of(route, method, context.Request.Query);
+        if (faults.FreezeOf(UserAgentOf(context)) is not { } freeze)
+        {
+            await ServeAsync(context, route, info);
+            return;
+        }
+
+        var write = info.IsWrite;
+        if (write)
+        {
+            try
+            {
+                await freeze.WriteGate.WaitAsync(context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            if (freeze.IsFrozen)
+            {
+                freeze.CountRefused();
+                var refused = ApiErrors.Injected(503, $"injected fault: client {freeze.UserAgent} is frozen after its write {freeze.AllowedWrites} (a crashed process)");
+                await RespondAsync(context, info, refused.Code, refused.Status, injected: true);
+                return;
+            }
+
+            await ServeAsync(context, route, info);
+            if (write && context.Response.StatusCode is >= 200 and < 300 && context.Request.Query["dryRun"].Count == 0)
+            {
+                freeze.CountWrite();
+            }
+        }
+        finally
+        {
+            if (write)
+            {
+                freeze.WriteGate.Release();
+            }
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context, ApiRoute route, RequestInfo info)
+    {
+        var method = context.Request.Method;
+        var path = context.Request.Path.Value ?? "/";
         try
         {
             var delay = faults.TakeDelay(method, path);
@@ -114,7 +164,10 @@ internal sealed partial class ApiHandler(
                 response = registry.Get(definition, ns, route.Name);
                 break;
             case "POST" when route.Name is null && (ns is not null || !definition.Namespaced):
-                response = registry.Create(definition, ns, await ReadObjectAsync(context) ?? throw ApiErrors.BadRequest("the request body is empty"), dryRun);
+                var created = await ReadObjectAsync(context) ?? throw ApiErrors.BadRequest("the request body is empty");
+                info.Name = ObjectJson.MetadataString(created, "name");
+                response = registry.Create(definition, ns, created, dryRun);
+                info.Name ??= ObjectJson.MetadataString(response.Body, "name");
                 break;
             case "PUT" when route.Name is not null:
                 response = registry.Update(definition, ns, route.Name, await ReadObjectAsync(context) ?? throw ApiErrors.BadRequest("the request body is empty"), statusOnly, dryRun);
@@ -294,10 +347,13 @@ internal sealed partial class ApiHandler(
             code,
             injected)
         {
-            UserAgent = context.Request.Headers.UserAgent.Count > 0 ? context.Request.Headers.UserAgent.ToString() : null,
+            UserAgent = UserAgentOf(context),
         });
         LogRequest(logger, record.Method, record.Path, record.StatusCode, record.Verb);
     }
+
+    private static string? UserAgentOf(HttpContext context) =>
+        context.Request.Headers.UserAgent.Count > 0 ? context.Request.Headers.UserAgent.ToString() : null;
 
     private static PatchFormat PatchFormatOf(ResourceDefinition definition, string? contentType)
     {
@@ -367,6 +423,12 @@ internal sealed partial class ApiHandler(
     /// <summary>The request's classification, as recorded in the request log.</summary>
     private sealed record RequestInfo(string Verb, string? Group, string? Version, string? Resource, string? Subresource, string? Namespace, string? Name)
     {
+        /// <summary>The object's name: the path's, or for a create the created object's, as the audit log's objectRef
+        /// names it.</summary>
+        public string? Name { get; set; } = Name;
+
+        public bool IsWrite => Verb is "create" or "update" or "patch" or "delete" or "deletecollection";
+
         public static RequestInfo Of(ApiRoute route, string method, IQueryCollection query)
         {
             switch (route)

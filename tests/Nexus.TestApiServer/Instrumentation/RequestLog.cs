@@ -6,6 +6,8 @@ namespace Nexus.TestApiServer.Instrumentation;
 /// <param name="Sequence">Position in the log, from 1; use <see cref="RequestLog.Mark"/> to count from a point.</param>
 /// <param name="Verb">get, list, watch, create, update, patch, delete, deletecollection; <c>discovery</c> for
 /// /api, /apis, /version; <c>unknown</c> for a path that names no resource.</param>
+/// <param name="Name">The object's name: the path's, or for a create the created object's (as the audit log's
+/// objectRef names it), so creates can be told apart by name.</param>
 /// <param name="Injected">Whether a fault answered it instead of the registry.</param>
 public sealed record RequestRecord(
     long Sequence,
