@@ -91,6 +91,17 @@ public static class NexusModelExtensions
         return null;
     }
 
+    /// <summary>A copy of <paramref name="model"/> whose status has <paramref name="revision"/> recorded as its current
+    /// one: what the policy judges in the reconcile that records it.</summary>
+    public static NexusModel WithRevision(NexusModel model, ModelRevision revision)
+    {
+        var copy = ResourceCopy.Deep(model);
+        var status = copy.Status ??= new NexusModelStatus();
+        status.Revisions = [.. (status.Revisions ?? []).Where(kept => kept.Revision != revision.Revision), revision];
+        status.CurrentRevision = revision.Revision;
+        return copy;
+    }
+
     /// <summary>Name of the Extension the Automatic policy creates for revision <paramref name="toRevision"/>: one per
     /// revision number, so a restarted operator finds the one it created.</summary>
     public static string AutomaticName(NexusModel model, int toRevision) =>

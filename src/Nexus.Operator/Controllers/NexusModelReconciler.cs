@@ -74,17 +74,16 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         var extensions = NexusModelExtensions.Of(model, context.Informers.Cache<Extension>().List(ns));
         var adopted = NexusModelExtensions.Adopt(model, extensions, context.Informers.Cache<Expert>().List(ns), now);
         var active = extensions.FirstOrDefault(extension => !NexusModelExtensions.IsSettled(extension, model) && extension.Metadata.Name != adopted?.Extension);
-        var policy = adopted is not null
-            ? new RevisionDecision(RevisionAction.Wait, adopted.Reason == RevisionReason.Removal ? Reasons.ExpertsRemoved : Reasons.ExpertsAdded,
-                $"Recording revision {adopted.Revision}, which Extension {adopted.Extension} built.")
-            : RevisionPolicy.Decide(model, selection, active?.Metadata.Name);
+        // Decided as of after the adoption: the status this reconcile writes tells of the revision it records.
+        var decided = adopted is null ? model : NexusModelExtensions.WithRevision(model, adopted);
+        var policy = RevisionPolicy.Decide(decided, selection, active?.Metadata.Name);
         BuildDecision? build = null;
         if (policy.Action == RevisionAction.Build)
         {
             BuildObservation observed;
             try
             {
-                observed = await ObserveBuildAsync(model, policy, cancellationToken);
+                observed = await ObserveBuildAsync(decided, policy, cancellationToken);
             }
             catch (ArgumentException invalid)
             {
@@ -116,7 +115,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         }
         else if (policy.Action == RevisionAction.Extend)
         {
-            policy = await ExtendAsync(model, policy, cancellationToken);
+            policy = await ExtendAsync(decided, policy, cancellationToken);
         }
 
         var recorded = build?.Built ?? adopted;

@@ -19,22 +19,26 @@ public sealed class IdempotenceTests : LifecycleStoryTest
         var running = await TellTheStoryAsync();
         var expertsDone = running.Host.Metrics.ReconcileTotal.WithLabels(Expert.KubeKind, "done");
         var modelsDone = running.Host.Metrics.ReconcileTotal.WithLabels(NexusModel.KubeKind, "done");
-        var (experts, models) = (expertsDone.Value, modelsDone.Value);
+        var extensionsDone = running.Host.Metrics.ReconcileTotal.WithLabels(Extension.KubeKind, "done");
+        var (experts, models, extensions) = (expertsDone.Value, modelsDone.Value, extensionsDone.Value);
         var mark = Server.Requests.Mark();
 
         // A change that is not the spec's reconciles each object again (the Experts' also the model that selects them).
-        foreach (var domain in Domains)
+        foreach (var domain in FinalDomains)
         {
             await TouchAsync<Expert>(Expert.KubePluralName, domain);
         }
 
         await TouchAsync<NexusModel>(NexusModel.KubePluralName, Model);
-        await Until(() => Task.FromResult(expertsDone.Value >= experts + Domains.Length && modelsDone.Value >= models + 1), "every object was reconciled again");
+        await TouchAsync<Extension>(Extension.KubePluralName, "demo-r2");
+        await TouchAsync<Extension>(Extension.KubePluralName, "demo-r3");
+        await Until(() => Task.FromResult(expertsDone.Value >= experts + FinalDomains.Length && modelsDone.Value >= models + 1 && extensionsDone.Value >= extensions + 2),
+            "every object was reconciled again");
         await Task.Delay(500);
 
         var writes = Server.Requests.Writes(mark).Where(record => record.UserAgent == Settled).ToList();
         Assert.Empty(writes);
-        Assert.Equal(0, running.Host.Metrics.ReconcileErrors.WithLabels(Expert.KubeKind).Value + running.Host.Metrics.ReconcileErrors.WithLabels(NexusModel.KubeKind).Value);
+        Assert.Equal(0, new[] { Expert.KubeKind, NexusModel.KubeKind, Extension.KubeKind }.Sum(kind => running.Host.Metrics.ReconcileErrors.WithLabels(kind).Value));
     }
 
     [Fact]
@@ -47,7 +51,9 @@ public sealed class IdempotenceTests : LifecycleStoryTest
         var fresh = StartNexusOperator("nexus-operator/fresh");
         var expertsDone = fresh.Host.Metrics.ReconcileTotal.WithLabels(Expert.KubeKind, "done");
         var modelsDone = fresh.Host.Metrics.ReconcileTotal.WithLabels(NexusModel.KubeKind, "done");
-        await Until(() => Task.FromResult(expertsDone.Value >= Domains.Length && modelsDone.Value >= 1), "the fresh operator reconciled every object");
+        var extensionsDone = fresh.Host.Metrics.ReconcileTotal.WithLabels(Extension.KubeKind, "done");
+        await Until(() => Task.FromResult(expertsDone.Value >= FinalDomains.Length && modelsDone.Value >= 1 && extensionsDone.Value >= 2),
+            "the fresh operator reconciled every object");
         await Task.Delay(500);
 
         Assert.Empty(Server.Requests.Writes(mark));
