@@ -299,7 +299,7 @@ public sealed class NexusModelStatus : IConditionedStatus
     [JsonPropertyName("observedGeneration")]
     public long? ObservedGeneration { get; set; }
 
-    [Description("Ready, Reconciling and Stalled (kstatus), plus ExpertsReady, RevisionReady and Available.")]
+    [Description("Ready, Reconciling and Stalled (kstatus), plus ExpertsReady, RevisionReady, Available and (Manual extension policy) ExtensionPending.")]
     [MaxItems(32), ListMap("type")]
     [JsonPropertyName("conditions")]
     public IList<V1Condition>? Conditions { get; set; }

@@ -88,13 +88,13 @@ public static class ExtensionProgress
                     "this one starts from the revision it produces.");
             }
 
-            if (status?.CurrentRevision is not { } currentRevision)
+            if (ModelProgress.RevisionToServe(model.Spec, status?.Revisions?.ToList() ?? []) is not { } currentRevision)
             {
                 return ExtensionReadiness.Wait(Reasons.Pending,
                     $"NexusModel {model.Metadata.Name} has no revision yet; the extension starts from its current revision once it is built.");
             }
 
-            if (status.ActiveJob is { } building)
+            if (status?.ActiveJob is { } building)
             {
                 return ExtensionReadiness.Wait(Reasons.Pending,
                     $"NexusModel {model.Metadata.Name} is building (Job {building}); the extension starts once it is done.");

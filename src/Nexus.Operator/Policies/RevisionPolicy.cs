@@ -66,8 +66,9 @@ public static class RevisionPolicy
 
     public static RevisionDecision Decide(NexusModel model, ExpertSelectionResult selection, string? activeExtension)
     {
-        var status = model.Status;
-        var current = status?.Revisions?.FirstOrDefault(revision => revision.Revision == status.CurrentRevision);
+        // The latest revision: a pinned one is judged by the Pinned policy, first in the chain, and status.currentRevision
+        // may still name the revision a pin that was just removed served.
+        var current = model.Status?.Revisions?.MaxBy(revision => revision.Revision);
         var ready = selection.Selected.Where(expert => Conditions.IsTrue(expert.Status?.Conditions, ConditionTypes.Ready)).ToList();
         var situation = new Situation(model, selection, activeExtension, ready, current);
         foreach (var policy in Chain)

@@ -84,6 +84,40 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
     }
 
     [Fact]
+    public async Task PinningRevision1_RollsTheDeploymentBack_HoldsSelectionChanges_AndUnpinningReturnsToTheLatest()
+    {
+        StartOperator(host => host.AddNexusModelController(Settings).AddExtensionController(Settings));
+        await ServeRevision1Async(ExtensionPolicy.Automatic, "news", "science");
+        await CreateReadyExpertAsync("code");
+        foreach (var job in new[] { "demo-r2-extend-code-r2", "demo-r2-evaluate-r2" })
+        {
+            await WaitForJobAsync(job);
+            await Steps.SucceedAsync(job);
+        }
+
+        await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision] == "2", "the Deployment runs revision 2");
+        Server.Deployments.MakeReady(Ns, Model);
+        await WaitForAsync(m => m.Status is { Phase: NexusModelPhase.Ready, ServedRevision: 2 }, "Ready serving revision 2");
+
+        await PatchModelAsync("""{"spec":{"revision":1}}""");
+        await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Metadata.Annotations[Annotations.Revision] == "1", "the Deployment rolls back to revision 1");
+        Server.Deployments.MakeReady(Ns, Model);
+        var pinned = await WaitForAsync(m => m.Status is { Phase: NexusModelPhase.Ready, ServedRevision: 1 }, "Ready serving revision 1");
+        Assert.Equal(1, pinned.Status!.CurrentRevision);
+        Assert.Equal(["news", "science"], pinned.Status.Experts);
+        Assert.Equal(Reasons.RevisionPinned, Conditions.Get(pinned.Status.Conditions, ConditionTypes.Ready)!.Reason);
+        Assert.Equal([1, 2], pinned.Status.Revisions!.Select(r => r.Revision));
+
+        // While pinned, a selection change waits: no Extension is created.
+        await CreateReadyExpertAsync("poetry");
+        await Task.Delay(300);
+        Assert.DoesNotContain(await ListExtensionsAsync(), e => e.Metadata.Name == "demo-r3");
+
+        await PatchModelAsync("""{"spec":{"revision":null}}""");
+        await WaitForExtensionAsync("demo-r3", e => e.Spec.Add!.SequenceEqual(["poetry"]), "created for poetry once unpinned");
+    }
+
+    [Fact]
     public async Task UnderTheManualPolicy_TheModelSaysWhichExtensionIsPending_AndAnExtensionAUserCreatesRuns()
     {
         StartOperator(host => host.AddNexusModelController(Settings).AddExtensionController(Settings));
@@ -146,6 +180,9 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
         Assert.Contains("spec.remove names poetry", missing.Status.Message);
         Assert.Equal(3, Server.Requests.Count("create", "jobs"));
     }
+
+    private Task<NexusModel> PatchModelAsync(string mergePatch) => Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+        new V1Patch(mergePatch, V1Patch.PatchType.MergePatch), NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
 
     private Task<Extension> CreateExtensionAsync(string name, IList<string>? add = null, IList<string>? remove = null) =>
         Client.CustomObjects.CreateNamespacedCustomObjectAsync<Extension>(

@@ -108,14 +108,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
     [Fact]
     public async Task AFailedFinetuneJobFailsTheModelWithTheJobsReason()
     {
-        await CreateReadyExpertAsync("news");
-        await CreateReadyExpertAsync("science");
-        StartOperator(host => host.AddNexusModelController(Settings));
-        await CreateModelAsync();
-        await WaitForJobAsync("demo-upcycle-r1");
-        await Steps.SucceedAsync("demo-upcycle-r1");
-        await WaitForJobAsync("demo-finetune-r1");
-        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 137, podReason: "OOMKilled");
+        await FailTheFinetuneAsync(exitCode: 137, podReason: "OOMKilled");
 
         // The Job's and the pod's watch events arrive in either order: the message names the pod once both have.
         var failed = await WaitForAsync(
@@ -169,14 +162,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
     [Fact]
     public async Task AFailedFinetune_RecoversWhenSpecFinetuneChanges_TheStaleJobsGo_AndRevision1IsBuiltAnewToReady()
     {
-        await CreateReadyExpertAsync("news");
-        await CreateReadyExpertAsync("science");
-        StartOperator(host => host.AddNexusModelController(Settings));
-        await CreateModelAsync();
-        await WaitForJobAsync("demo-upcycle-r1");
-        await Steps.SucceedAsync("demo-upcycle-r1");
-        await WaitForJobAsync("demo-finetune-r1");
-        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
+        await FailTheFinetuneAsync(exitCode: 1, podReason: "Error");
         var failed = await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
         Assert.Contains("fix what the build is made from", failed.Status!.Message);
         Assert.Contains("or delete Job demo-finetune-r1", failed.Status.Message);
@@ -223,15 +209,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
     [Fact]
     public async Task AFailedStepWithUnchangedInputs_StaysFailed_AndDeletingItsJobRunsItAgainInTheSameBuild()
     {
-        await CreateReadyExpertAsync("news");
-        await CreateReadyExpertAsync("science");
-        StartOperator(host => host.AddNexusModelController(Settings));
-        await CreateModelAsync();
-        await WaitForJobAsync("demo-upcycle-r1");
-        await Steps.SucceedAsync("demo-upcycle-r1");
-        await WaitForJobAsync("demo-finetune-r1");
-        var first = (await FindJobAsync("demo-finetune-r1"))!;
-        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: 1, podReason: "Error");
+        var first = await FailTheFinetuneAsync(exitCode: 1, podReason: "Error");
         await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Failed, "Failed");
 
         // A reconcile with the same inputs (a label change reconciles the model) neither retries nor deletes anything.
@@ -308,6 +286,22 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
             NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName)).Items.Count == 0, "the NexusModel is gone");
         Assert.False(Directory.Exists(folder));
         Assert.True(File.Exists(Path.Combine(namesake, ArtifactManifest.FileName)));
+    }
+
+    /// <summary>Two Ready Experts and the model; the operator upcycles, and the finetune Job fails with the pod's
+    /// <paramref name="podReason"/>. Returns the finetune Job as it was created.</summary>
+    private async Task<V1Job> FailTheFinetuneAsync(int exitCode, string podReason)
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings));
+        await CreateModelAsync();
+        await WaitForJobAsync("demo-upcycle-r1");
+        await Steps.SucceedAsync("demo-upcycle-r1");
+        await WaitForJobAsync("demo-finetune-r1");
+        var job = (await FindJobAsync("demo-finetune-r1"))!;
+        Server.Jobs.MarkFailed(Ns, "demo-finetune-r1", exitCode: exitCode, podReason: podReason);
+        return job;
     }
 
     /// <summary>The build the operator should run for <paramref name="revision"/> of <paramref name="model"/>'s spec from the
