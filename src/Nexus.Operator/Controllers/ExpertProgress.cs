@@ -82,13 +82,15 @@ public static class ExpertProgress
         var reading = JobReadings.Read(observed);
         return reading.State switch
         {
-            JobState.Missing => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Creating Job {name}, which {doing}.", create: step, active: name),
+            // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
+            // causes then finds the status as it would write it, and writes nothing.
+            JobState.Missing => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
             JobState.Failed => Verdict(ExpertPhase.Failed, ExpertHealth.Failed, reading.Reason!, reading.Message!),
             JobState.CompletedWithoutResult => Verdict(phase, ExpertHealth.Stalled, reading.Reason!, reading.Message!),
             JobState.Stuck => Verdict(reading.Started ? phase : waitingPhase, ExpertHealth.Stalled, reading.Reason!, reading.Message!, active: name),
             JobState.Queued => Verdict(waitingPhase, ExpertHealth.Progressing, reading.Reason!, reading.Message!, active: name),
             JobState.Running => Verdict(phase, ExpertHealth.Progressing, reason, $"Job {name} {doing}.", active: name),
-            _ => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name} waits for its pod to start.", active: name),
+            _ => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
         };
     }
 

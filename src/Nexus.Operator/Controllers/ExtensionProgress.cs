@@ -250,14 +250,16 @@ public static class ExtensionProgress
         var reading = JobReadings.Read(observed);
         return reading.State switch
         {
+            // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
+            // causes then finds the status as it would write it, and writes nothing.
             JobState.Missing => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending,
-                $"Creating Job {name}, which {doing}.", Create: observed.Step, ActiveJob: name, Start: start),
+                $"Job {name}, which {doing}, waits for its pod to start.", Create: observed.Step, ActiveJob: name, Start: start),
             JobState.Failed => new(ExtensionPhase.Failed, ModelHealth.Failed, reading.Reason!, reading.Message!, Start: start),
             JobState.CompletedWithoutResult => new(ExtensionPhase.Running, ModelHealth.Stalled, reading.Reason!, reading.Message!, Start: start),
             JobState.Stuck => new(ExtensionPhase.Running, ModelHealth.Stalled, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
             JobState.Queued => new(ExtensionPhase.Pending, ModelHealth.Progressing, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
             JobState.Running => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, $"Job {name} {doing}.", ActiveJob: name, Start: start),
-            _ => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, $"Job {name} waits for its pod to start.", ActiveJob: name, Start: start),
+            _ => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, $"Job {name}, which {doing}, waits for its pod to start.", ActiveJob: name, Start: start),
         };
     }
 

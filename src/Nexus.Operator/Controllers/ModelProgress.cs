@@ -396,7 +396,9 @@ public static class ModelProgress
             new(p, health, why, message, create, active, Built: null);
         return reading.State switch
         {
-            JobState.Missing => Verdict(phase, ModelHealth.Progressing, reason, $"Creating Job {name}, which {doing}.", create: step, active: name),
+            // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
+            // causes then finds the status as it would write it, and writes nothing.
+            JobState.Missing => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
             JobState.Failed => Verdict(NexusModelPhase.Failed, ModelHealth.Failed, reading.Reason!,
                 $"{reading.Message} To retry, fix what the build is made from (spec.seed, spec.router, spec.finetune or the Experts) and it " +
                 $"restarts, or delete Job {name} to run the step again (with the current spec.resources)."),
@@ -404,7 +406,7 @@ public static class ModelProgress
             JobState.Stuck => Verdict(phase, ModelHealth.Stalled, reading.Reason!, reading.Message!, active: name),
             JobState.Queued => Verdict(phase, ModelHealth.Progressing, reading.Reason!, reading.Message!, active: name),
             JobState.Running => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name} {doing}.", active: name),
-            _ => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name} waits for its pod to start.", active: name),
+            _ => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
         };
     }
 
