@@ -37,8 +37,13 @@ public sealed record EventRecorderOptions
     /// count and lastTimestamp instead of creating another.</summary>
     public TimeSpan DeduplicationWindow { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Events waiting to be written; more are dropped.</summary>
+    /// <summary>Events waiting to be written, per writer; more are dropped.</summary>
     public int QueueCapacity { get; init; } = 1000;
+
+    /// <summary>Events written at once. Each object's Events go through one writer, in order, so its repeats are
+    /// aggregated; different objects' Events are written side by side (one writer fell behind four reconcile workers
+    /// in a 1,000-object burst and dropped 10%: docs/benchmarks.md).</summary>
+    public int Writers { get; init; } = 4;
 
     /// <summary>Events one object may send at once (client-go's spam filter: 25)...</summary>
     public int BurstPerObject { get; init; } = 25;
@@ -53,7 +58,8 @@ public sealed record EventRecorderOptions
 /// <summary>
 /// Writes core/v1 Events in the background with client-go's aggregation: a repeat of the same Event within the
 /// de-duplication window PATCHes count and lastTimestamp of the Event already written, and each object has a token
-/// bucket so a hot loop cannot flood the API server.
+/// bucket so a hot loop cannot flood the API server. <see cref="EventRecorderOptions.Writers"/> writers run side by
+/// side, each owning the Events of the objects hashed to it.
 /// </summary>
 public sealed class EventRecorder : IEventRecorder
 {
@@ -64,12 +70,9 @@ public sealed class EventRecorder : IEventRecorder
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Prometheus.Counter _dropped;
-    private readonly Channel<PendingEvent> _pending;
+    private readonly Writer[] _writers;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ObjectBucket> _buckets = new();
-
-    // Touched only by the single writer loop.
-    private readonly Dictionary<EventIdentity, WrittenEvent> _written = new();
     private long _sequence;
 
     public EventRecorder(
@@ -84,11 +87,8 @@ public sealed class EventRecorder : IEventRecorder
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _dropped = (metrics ?? new OperatorMetrics()).EventsDropped;
-        _pending = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(_options.QueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Writers, 1, nameof(EventRecorderOptions.Writers));
+        _writers = [.. Enumerable.Range(0, _options.Writers).Select(_ => new Writer(_options.QueueCapacity))];
     }
 
     public void Record(IKubernetesObject<V1ObjectMeta> regarding, EventType type, string reason, string message)
@@ -98,7 +98,8 @@ public sealed class EventRecorder : IEventRecorder
             Conditions.ValidateReason(reason);
             var now = _time.GetUtcNow();
             var reference = ReferenceTo(regarding);
-            if (!TakeToken(reference, now))
+            var objectKey = ObjectKey(reference);
+            if (!TakeToken(objectKey, now))
             {
                 _dropped.Inc();
                 _logger.LogDebug("Event {Reason} for {Kind} {Name} dropped: the object's event rate limit is spent", reason, reference.Kind, reference.Name);
@@ -110,7 +111,8 @@ public sealed class EventRecorder : IEventRecorder
                 message = message[..(_options.MaxMessageLength - 3)] + "...";
             }
 
-            if (!_pending.Writer.TryWrite(new PendingEvent(reference, type, reason, message, now)))
+            var writer = _writers[(int)((uint)StringComparer.Ordinal.GetHashCode(objectKey) % (uint)_writers.Length)];
+            if (!writer.Pending.Writer.TryWrite(new PendingEvent(reference, type, reason, message, now)))
             {
                 _dropped.Inc();
                 _logger.LogWarning("Event {Reason} for {Kind} {Name} dropped: the event queue is full", reason, reference.Kind, reference.Name);
@@ -124,14 +126,17 @@ public sealed class EventRecorder : IEventRecorder
         }
     }
 
-    /// <summary>Writes queued Events until cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>Writes queued Events until cancelled, every writer side by side.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(_writers.Select(writer => Task.Run(() => RunWriterAsync(writer, cancellationToken), CancellationToken.None)));
+
+    private async Task RunWriterAsync(Writer writer, CancellationToken cancellationToken)
     {
         try
         {
-            await foreach (var pending in _pending.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var pending in writer.Pending.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(writer, pending, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -139,32 +144,31 @@ public sealed class EventRecorder : IEventRecorder
         }
     }
 
-    private async Task WriteAsync(PendingEvent pending, CancellationToken cancellationToken)
+    private async Task WriteAsync(Writer writer, PendingEvent pending, CancellationToken cancellationToken)
     {
-        var identity = new EventIdentity(
-            pending.Regarding.Uid ?? $"{pending.Regarding.Kind}/{pending.Regarding.NamespaceProperty}/{pending.Regarding.Name}",
-            pending.Type, pending.Reason, pending.Message);
-        ForgetExpired(pending.At);
+        var written = writer.Written;
+        var identity = new EventIdentity(ObjectKey(pending.Regarding), pending.Type, pending.Reason, pending.Message);
+        ForgetExpired(written, pending.At);
         try
         {
-            if (_written.TryGetValue(identity, out var previous) && pending.At - previous.LastSeen <= _options.DeduplicationWindow)
+            if (written.TryGetValue(identity, out var previous) && pending.At - previous.LastSeen <= _options.DeduplicationWindow)
             {
                 var count = previous.Count + 1;
                 try
                 {
                     await _sink.PatchCountAsync(previous.Namespace, previous.Name, count, pending.At, cancellationToken).ConfigureAwait(false);
-                    _written[identity] = previous with { Count = count, LastSeen = pending.At };
+                    written[identity] = previous with { Count = count, LastSeen = pending.At };
                     return;
                 }
                 catch (Exception gone) when (ApiErrors.IsNotFound(gone))
                 {
                     // The API server's event TTL removed it; start a new one.
-                    _written.Remove(identity);
+                    written.Remove(identity);
                 }
             }
 
             var created = await _sink.CreateAsync(NewEvent(pending), cancellationToken).ConfigureAwait(false);
-            _written[identity] = new WrittenEvent(created.Metadata.NamespaceProperty, created.Metadata.Name, 1, pending.At);
+            written[identity] = new WrittenEvent(created.Metadata.NamespaceProperty, created.Metadata.Name, 1, pending.At);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -202,9 +206,11 @@ public sealed class EventRecorder : IEventRecorder
         };
     }
 
-    private bool TakeToken(V1ObjectReference reference, DateTimeOffset now)
+    private static string ObjectKey(V1ObjectReference reference) =>
+        reference.Uid ?? $"{reference.Kind}/{reference.NamespaceProperty}/{reference.Name}";
+
+    private bool TakeToken(string objectKey, DateTimeOffset now)
     {
-        var objectKey = reference.Uid ?? $"{reference.Kind}/{reference.NamespaceProperty}/{reference.Name}";
         lock (_lock)
         {
             if (_buckets.Count >= MaxTrackedObjects)
@@ -247,16 +253,16 @@ public sealed class EventRecorder : IEventRecorder
         }
     }
 
-    private void ForgetExpired(DateTimeOffset now)
+    private void ForgetExpired(Dictionary<EventIdentity, WrittenEvent> written, DateTimeOffset now)
     {
-        if (_written.Count < MaxTrackedObjects)
+        if (written.Count < MaxTrackedObjects)
         {
             return;
         }
 
-        foreach (var (identity, written) in _written.Where(entry => now - entry.Value.LastSeen > _options.DeduplicationWindow).ToList())
+        foreach (var identity in written.Where(entry => now - entry.Value.LastSeen > _options.DeduplicationWindow).Select(entry => entry.Key).ToList())
         {
-            _written.Remove(identity);
+            written.Remove(identity);
         }
     }
 
@@ -272,6 +278,18 @@ public sealed class EventRecorder : IEventRecorder
             Uid = regarding.Metadata.Uid,
             ResourceVersion = regarding.Metadata.ResourceVersion,
         };
+    }
+
+    /// <summary>One writer: its queue, and the Events it wrote (touched only by its own loop).</summary>
+    private sealed class Writer(int capacity)
+    {
+        public Channel<PendingEvent> Pending { get; } = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+
+        public Dictionary<EventIdentity, WrittenEvent> Written { get; } = new();
     }
 
     private sealed record PendingEvent(V1ObjectReference Regarding, EventType Type, string Reason, string Message, DateTimeOffset At);

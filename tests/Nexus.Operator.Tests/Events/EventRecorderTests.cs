@@ -176,6 +176,31 @@ public sealed class EventRecorderTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task DifferentObjectsEvents_AreWrittenSideBySide_OneObjectsInOrder()
+    {
+        await DisposeAsync();
+        var stop = new CancellationTokenSource();
+        _sink.Gate = new TaskCompletionSource();
+        var recorder = new EventRecorder(_sink, new EventRecorderOptions { Writers = 4 }, _metrics, time: _time);
+        var running = Task.Run(() => recorder.RunAsync(stop.Token));
+
+        // Sixteen objects hash to more than one of the four writers: a sink that blocks every write holds several.
+        for (var i = 0; i < 16; i++)
+        {
+            recorder.Record(Subject($"w{i}", $"uid-{i}"), EventType.Normal, "Created", "once");
+        }
+
+        await Eventually.WaitUntilAsync(() => _sink.Waiting >= 2, "more than one writer is writing at once");
+        recorder.Record(Subject("w0", "uid-0"), EventType.Normal, "Created", "once");
+        _sink.Gate.SetResult();
+        await Eventually.WaitUntilAsync(() => _sink.Calls.Count == 17, "every event was written");
+        Assert.Equal(16, _sink.Events.Count);
+        Assert.Equal(2, _sink.Events.Single(e => e.InvolvedObject.Name == "w0").Count);
+        await stop.CancelAsync();
+        await running.WaitAsync(Eventually.DefaultTimeout);
+    }
+
+    [Fact]
     public async Task SinkFailure_IsCountedAndNeverThrownAtTheCaller()
     {
         _sink.FailWith = FakeResourceServer<Corev1Event>.HttpError(HttpStatusCode.Forbidden);
