@@ -188,7 +188,7 @@ public sealed class ExpertStatus : IConditionedStatus
     [JsonPropertyName("activeJob")]
     public string? ActiveJob { get; set; }
 
-    [Description("When the first Job of the current generation started.")]
+    [Description("When the first Job of the current generation was created.")]
     [JsonPropertyName("startTime")]
     public DateTime? StartTime { get; set; }
 

@@ -115,7 +115,8 @@ public static class ExpertProgress
         status.Artifacts = decision.Checkpoint is null && decision.Embedding is null
             ? null
             : new ExpertArtifacts { Checkpoint = decision.Checkpoint, Embedding = decision.Embedding };
-        if (decision.Phase != ExpertPhase.Pending || decision.ActiveJob is not null && decision.Create is null)
+        // Set in the reconcile that creates the first Job, so the one its creation causes finds nothing to change.
+        if (decision.Phase != ExpertPhase.Pending || decision.ActiveJob is not null)
         {
             status.StartTime ??= now.UtcDateTime;
         }
