@@ -10,24 +10,11 @@ namespace Nexus.Operator.Controllers;
 /// artifact's manifest, or from the status that recorded it), and its Job with that Job's pods (from the caches).</summary>
 public sealed record StepObservation(StepInvocation Step, ArtifactReference? Result, V1Job? Job, IReadOnlyList<V1Pod> Pods);
 
-/// <summary>Which kstatus state the Expert is in.</summary>
-public enum ExpertHealth
-{
-    /// <summary>Reconciling=True: a step is being started or runs.</summary>
-    Progressing,
-    /// <summary>Stalled=True: progress stopped on something that needs a person; the phase stays the step's.</summary>
-    Stalled,
-    /// <summary>Stalled=True and phase Failed: a step's Job failed after its retries.</summary>
-    Failed,
-    /// <summary>Ready=True: checkpoint and embedding are in the store.</summary>
-    Ready,
-}
-
 /// <summary>The verdict on an Expert: its phase and health with the reason and message that go into the conditions and
 /// the Event, the Job to create (never one that exists), and the artifacts done so far.</summary>
 public sealed record ExpertDecision(
     ExpertPhase Phase,
-    ExpertHealth Health,
+    Health Health,
     string Reason,
     string Message,
     StepInvocation? Create,
@@ -58,7 +45,7 @@ public static class ExpertProgress
         }
 
         return new ExpertDecision(
-            ExpertPhase.Ready, ExpertHealth.Ready, Reasons.Succeeded,
+            ExpertPhase.Ready, Health.Ready, Reasons.Succeeded,
             $"Checkpoint {model.Uri} and embedding {vector.Uri} are in the artifact store.",
             Create: null, ActiveJob: null, model, vector);
     }
@@ -73,7 +60,7 @@ public static class ExpertProgress
             StepKind.Import => (ExpertPhase.Importing, Reasons.Importing, "imports the checkpoint"),
             _ => (ExpertPhase.Embedding, Reasons.Embedding, "computes the domain embedding"),
         };
-        ExpertDecision Verdict(ExpertPhase p, ExpertHealth health, string why, string message, StepInvocation? create = null, string? active = null) =>
+        ExpertDecision Verdict(ExpertPhase p, Health health, string why, string message, StepInvocation? create = null, string? active = null) =>
             new(p, health, why, message, create, active, done, Embedding: null);
 
         // The first step shows Pending until its pod runs; later steps show their own phase from the start.
@@ -84,13 +71,13 @@ public static class ExpertProgress
         {
             // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
             // causes then finds the status as it would write it, and writes nothing.
-            JobState.Missing => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
-            JobState.Failed => Verdict(ExpertPhase.Failed, ExpertHealth.Failed, reading.Reason!, reading.Message!),
-            JobState.CompletedWithoutResult => Verdict(phase, ExpertHealth.Stalled, reading.Reason!, reading.Message!),
-            JobState.Stuck => Verdict(reading.Started ? phase : waitingPhase, ExpertHealth.Stalled, reading.Reason!, reading.Message!, active: name),
-            JobState.Queued => Verdict(waitingPhase, ExpertHealth.Progressing, reading.Reason!, reading.Message!, active: name),
-            JobState.Running => Verdict(phase, ExpertHealth.Progressing, reason, $"Job {name} {doing}.", active: name),
-            _ => Verdict(waitingPhase, ExpertHealth.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
+            JobState.Missing => Verdict(waitingPhase, Health.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
+            JobState.Failed => Verdict(ExpertPhase.Failed, Health.Failed, reading.Reason!, reading.Message!),
+            JobState.CompletedWithoutResult => Verdict(phase, Health.Stalled, reading.Reason!, reading.Message!),
+            JobState.Stuck => Verdict(reading.Started ? phase : waitingPhase, Health.Stalled, reading.Reason!, reading.Message!, active: name),
+            JobState.Queued => Verdict(waitingPhase, Health.Progressing, reading.Reason!, reading.Message!, active: name),
+            JobState.Running => Verdict(phase, Health.Progressing, reason, $"Job {name} {doing}.", active: name),
+            _ => Verdict(waitingPhase, Health.Progressing, waitingReason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
         };
     }
 
@@ -121,13 +108,8 @@ public static class ExpertProgress
             status.StartTime ??= now.UtcDateTime;
         }
 
-        status.CompletionTime = decision.Health is ExpertHealth.Ready or ExpertHealth.Failed ? status.CompletionTime ?? now.UtcDateTime : null;
-        _ = decision.Health switch
-        {
-            ExpertHealth.Ready => Conditions.MarkReady(status, decision.Reason, decision.Message, generation, now),
-            ExpertHealth.Progressing => Conditions.MarkReconciling(status, decision.Reason, decision.Message, generation, now),
-            _ => Conditions.MarkStalled(status, decision.Reason, decision.Message, generation, now),
-        };
+        status.CompletionTime = decision.Health is Health.Ready or Health.Failed ? status.CompletionTime ?? now.UtcDateTime : null;
+        decision.Health.Mark(status, decision.Reason, decision.Message, generation, now);
         SetArtifactCondition(status, ConditionTypes.CheckpointReady, decision.Checkpoint, "Checkpoint", decision, generation, now);
         SetArtifactCondition(status, ConditionTypes.EmbeddingReady, decision.Embedding, "Embedding", decision, generation, now);
     }

@@ -75,9 +75,9 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
         var previous = expert.Status;
         var written = await context.Status.UpdateAsync(
             expert, copy => ExpertProgress.Apply(copy, decision, context.Time.GetUtcNow()), cancellationToken);
-        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not ExpertHealth.Progressing && previous?.Message != decision.Message))
+        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not Health.Progressing && previous?.Message != decision.Message))
         {
-            var type = decision.Health is ExpertHealth.Failed or ExpertHealth.Stalled ? EventType.Warning : EventType.Normal;
+            var type = decision.Health is Health.Failed or Health.Stalled ? EventType.Warning : EventType.Normal;
             context.Events.Record(written.Resource, type, decision.Reason, decision.Message);
         }
 

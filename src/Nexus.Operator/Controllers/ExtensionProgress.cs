@@ -40,7 +40,7 @@ public sealed record ExtensionObservation(
 /// Job to create (never one that exists), and once every step has its result the new revision's artifacts and metrics.</summary>
 public sealed record ExtensionDecision(
     ExtensionPhase Phase,
-    ModelHealth Health,
+    Health Health,
     string Reason,
     string Message,
     StepInvocation? Create = null,
@@ -200,7 +200,7 @@ public static class ExtensionProgress
 
         var last = observed.Steps[^2];
         var message = $"Revision {start.ToRevision} of the model is built from revision {start.FromRevision} ({last.Result!.Uri}) and evaluated.";
-        return new ExtensionDecision(ExtensionPhase.Succeeded, ModelHealth.Ready, Reasons.Succeeded, message,
+        return new ExtensionDecision(ExtensionPhase.Succeeded, Health.Ready, Reasons.Succeeded, message,
             Start: start,
             Artifacts: new ExtensionArtifacts { Extended = observed.Extended, Model = last.Result },
             Metrics: ModelProgress.Metrics(observed.EvaluationReport));
@@ -233,12 +233,7 @@ public static class ExtensionProgress
             status.CompletionTime ??= now.UtcDateTime;
         }
 
-        _ = decision.Health switch
-        {
-            ModelHealth.Ready => Conditions.MarkReady(status, decision.Reason, status.Message, generation, now),
-            ModelHealth.Progressing => Conditions.MarkReconciling(status, decision.Reason, status.Message, generation, now),
-            _ => Conditions.MarkStalled(status, decision.Reason, status.Message, generation, now),
-        };
+        decision.Health.Mark(status, decision.Reason, status.Message, generation, now);
     }
 
     /// <summary>True once the Extension Succeeded or Failed: it never runs again (its spec cannot change).</summary>
@@ -252,14 +247,14 @@ public static class ExtensionProgress
         {
             // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
             // causes then finds the status as it would write it, and writes nothing.
-            JobState.Missing => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending,
+            JobState.Missing => new(ExtensionPhase.Running, Health.Progressing, Reasons.Extending,
                 $"Job {name}, which {doing}, waits for its pod to start.", Create: observed.Step, ActiveJob: name, Start: start),
-            JobState.Failed => new(ExtensionPhase.Failed, ModelHealth.Failed, reading.Reason!, reading.Message!, Start: start),
-            JobState.CompletedWithoutResult => new(ExtensionPhase.Running, ModelHealth.Stalled, reading.Reason!, reading.Message!, Start: start),
-            JobState.Stuck => new(ExtensionPhase.Running, ModelHealth.Stalled, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
-            JobState.Queued => new(ExtensionPhase.Pending, ModelHealth.Progressing, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
-            JobState.Running => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, $"Job {name} {doing}.", ActiveJob: name, Start: start),
-            _ => new(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, $"Job {name}, which {doing}, waits for its pod to start.", ActiveJob: name, Start: start),
+            JobState.Failed => new(ExtensionPhase.Failed, Health.Failed, reading.Reason!, reading.Message!, Start: start),
+            JobState.CompletedWithoutResult => new(ExtensionPhase.Running, Health.Stalled, reading.Reason!, reading.Message!, Start: start),
+            JobState.Stuck => new(ExtensionPhase.Running, Health.Stalled, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
+            JobState.Queued => new(ExtensionPhase.Pending, Health.Progressing, reading.Reason!, reading.Message!, ActiveJob: name, Start: start),
+            JobState.Running => new(ExtensionPhase.Running, Health.Progressing, Reasons.Extending, $"Job {name} {doing}.", ActiveJob: name, Start: start),
+            _ => new(ExtensionPhase.Running, Health.Progressing, Reasons.Extending, $"Job {name}, which {doing}, waits for its pod to start.", ActiveJob: name, Start: start),
         };
     }
 

@@ -33,8 +33,8 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
         if (readiness.Start is not { } start)
         {
             decision = readiness.Fatal
-                ? new ExtensionDecision(ExtensionPhase.Failed, ModelHealth.Failed, readiness.Reason, readiness.Message)
-                : new ExtensionDecision(ExtensionPhase.Pending, ModelHealth.Progressing, readiness.Reason, readiness.Message);
+                ? new ExtensionDecision(ExtensionPhase.Failed, Health.Failed, readiness.Reason, readiness.Message)
+                : new ExtensionDecision(ExtensionPhase.Pending, Health.Progressing, readiness.Reason, readiness.Message);
         }
         else
         {
@@ -47,7 +47,7 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
             }
             catch (ArgumentException invalid)
             {
-                decision = new ExtensionDecision(ExtensionPhase.Failed, ModelHealth.Failed, Reasons.InvalidSpec, invalid.Message, Start: start);
+                decision = new ExtensionDecision(ExtensionPhase.Failed, Health.Failed, Reasons.InvalidSpec, invalid.Message, Start: start);
                 return await ReportAsync(extension, decision, cancellationToken);
             }
 
@@ -82,9 +82,9 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
         var previous = extension.Status;
         var written = await context.Status.UpdateAsync(
             extension, copy => ExtensionProgress.Apply(copy, decision, context.Time.GetUtcNow()), cancellationToken);
-        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not ModelHealth.Progressing && previous?.Message != decision.Message))
+        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not Health.Progressing && previous?.Message != decision.Message))
         {
-            var type = decision.Health is ModelHealth.Failed or ModelHealth.Stalled ? EventType.Warning : EventType.Normal;
+            var type = decision.Health is Health.Failed or Health.Stalled ? EventType.Warning : EventType.Normal;
             context.Events.Record(written.Resource, type, decision.Reason, decision.Message);
         }
 

@@ -8,19 +8,6 @@ using Nexus.Operator.Specs;
 
 namespace Nexus.Operator.Controllers;
 
-/// <summary>Which kstatus state the NexusModel is in.</summary>
-public enum ModelHealth
-{
-    /// <summary>Reconciling=True: a build step or a rollout is under way, or the model waits on its Experts.</summary>
-    Progressing,
-    /// <summary>Stalled=True: progress stopped on something that needs a person.</summary>
-    Stalled,
-    /// <summary>Stalled=True and phase Failed: a build step's Job failed after its retries.</summary>
-    Failed,
-    /// <summary>Ready=True: the revision to serve is built and fully rolled out.</summary>
-    Ready,
-}
-
 /// <summary>What the reconciler observed of one revision's build: the build (revision number and build id), why it is
 /// built, the Experts it is built from (router order), each step in order (a later one only once the earlier has its
 /// result) and, once the evaluation is published, the report's text.</summary>
@@ -41,7 +28,7 @@ public sealed record BuildObservation(
 /// that exists), and the finished revision once every step has its result.</summary>
 public sealed record BuildDecision(
     NexusModelPhase Phase,
-    ModelHealth Health,
+    Health Health,
     string Reason,
     string Message,
     StepInvocation? Create,
@@ -136,7 +123,7 @@ public static class ModelProgress
             Reason = build.Reason,
             BuildSpecHash = buildSpecHash,
         };
-        return new BuildDecision(NexusModelPhase.RollingOut, ModelHealth.Progressing, Reasons.Succeeded,
+        return new BuildDecision(NexusModelPhase.RollingOut, Health.Progressing, Reasons.Succeeded,
             $"Revision {build.Build.Revision} is built ({model.Uri}, sha256 {model.Sha256}) and evaluated.",
             Create: null, ActiveJob: null, revision);
     }
@@ -260,12 +247,7 @@ public static class ModelProgress
         var (phase, health, reason, message) = Overall(report, status.ServedRevision, current is not null);
         status.Phase = phase;
         status.Message = message.Length > Conditions.MaxMessageLength ? message[..Conditions.MaxMessageLength] : message;
-        _ = health switch
-        {
-            ModelHealth.Ready => Conditions.MarkReady(status, reason, status.Message, generation, now),
-            ModelHealth.Progressing => Conditions.MarkReconciling(status, reason, status.Message, generation, now),
-            _ => Conditions.MarkStalled(status, reason, status.Message, generation, now),
-        };
+        health.Mark(status, reason, status.Message, generation, now);
 
         var conditions = status.Conditions ??= [];
         var selection = report.Selection;
@@ -322,14 +304,14 @@ public static class ModelProgress
 
     /// <summary>The model's phase and health, first match wins: a spec that cannot be carried out, a build under way, a
     /// wait on the Experts, a pending extension, a failed rollout, a rollout under way; else Ready.</summary>
-    private static (NexusModelPhase Phase, ModelHealth Health, string Reason, string Message) Overall(ModelReport report, int? served, bool hasRevision)
+    private static (NexusModelPhase Phase, Health Health, string Reason, string Message) Overall(ModelReport report, int? served, bool hasRevision)
     {
         var policy = report.Policy;
         var rolledOut = served is not null && served == report.ServeRevision;
         var servingPhase = !hasRevision ? NexusModelPhase.Pending : rolledOut ? NexusModelPhase.Ready : NexusModelPhase.RollingOut;
         if (policy.Action == RevisionAction.Stall)
         {
-            return (servingPhase, ModelHealth.Stalled, policy.Reason, policy.Message);
+            return (servingPhase, Health.Stalled, policy.Reason, policy.Message);
         }
 
         if (report.Build is { Built: null } build)
@@ -341,33 +323,33 @@ public static class ModelProgress
         // ExtensionPending condition reports it), so the model is as Ready as its serving.
         if (policy.Action is RevisionAction.Extend || policy is { Action: RevisionAction.Wait, Reason: Reasons.Extending })
         {
-            return (NexusModelPhase.Extending, ModelHealth.Progressing, policy.Reason, policy.Message);
+            return (NexusModelPhase.Extending, Health.Progressing, policy.Reason, policy.Message);
         }
 
         if (policy.Action is RevisionAction.Wait)
         {
-            return (servingPhase, ModelHealth.Progressing, policy.Reason, policy.Message);
+            return (servingPhase, Health.Progressing, policy.Reason, policy.Message);
         }
 
         if (report.ServeRevision is not { } target)
         {
-            return (NexusModelPhase.Pending, ModelHealth.Progressing, policy.Reason, policy.Message);
+            return (NexusModelPhase.Pending, Health.Progressing, policy.Reason, policy.Message);
         }
 
         if (!rolledOut && report.Serving.FailedReason is { } failed)
         {
-            return (NexusModelPhase.RollingOut, ModelHealth.Stalled, failed, report.Serving.FailedMessage!);
+            return (NexusModelPhase.RollingOut, Health.Stalled, failed, report.Serving.FailedMessage!);
         }
 
         if (!rolledOut)
         {
-            return (NexusModelPhase.RollingOut, ModelHealth.Progressing, Reasons.RollingOut,
+            return (NexusModelPhase.RollingOut, Health.Progressing, Reasons.RollingOut,
                 $"The serving Deployment rolls out revision {target}" + (served is { } old ? $"; revision {old} serves meanwhile." : "."));
         }
 
         return policy.Action is RevisionAction.None
-            ? (NexusModelPhase.Ready, ModelHealth.Ready, policy.Reason, policy.Message)
-            : (NexusModelPhase.Ready, ModelHealth.Ready, Reasons.Succeeded, $"Revision {target} is built and served.");
+            ? (NexusModelPhase.Ready, Health.Ready, policy.Reason, policy.Message)
+            : (NexusModelPhase.Ready, Health.Ready, Reasons.Succeeded, $"Revision {target} is built and served.");
     }
 
     /// <summary>The restart of a build whose inputs changed: the stale Jobs not already being deleted go, and the message
@@ -380,7 +362,7 @@ public static class ModelProgress
         var names = string.Join(", ", build.Stale.Select(job => job.Metadata.Name));
         var message = $"The inputs of revision {build.Build.Revision} changed: its build {oldId}{oldInputs} is now {build.Build.Id} " +
                       $"({build.Build.Inputs}). Deleting the previous build's Jobs {names}; the build starts again once they are gone.";
-        return new BuildDecision(NexusModelPhase.Upcycling, ModelHealth.Progressing, Reasons.BuildRestarted, message,
+        return new BuildDecision(NexusModelPhase.Upcycling, Health.Progressing, Reasons.BuildRestarted, message,
             Create: null, ActiveJob: null, Built: null)
         {
             Delete = build.Stale.Where(job => job.Metadata.DeletionTimestamp is null).ToList(),
@@ -392,21 +374,21 @@ public static class ModelProgress
         var step = observed.Step;
         var name = step.JobName;
         var reading = JobReadings.Read(observed);
-        BuildDecision Verdict(NexusModelPhase p, ModelHealth health, string why, string message, StepInvocation? create = null, string? active = null) =>
+        BuildDecision Verdict(NexusModelPhase p, Health health, string why, string message, StepInvocation? create = null, string? active = null) =>
             new(p, health, why, message, create, active, Built: null);
         return reading.State switch
         {
             // Reported once the Job is created, in the words of a Job waiting for its pod: the reconcile its creation
             // causes then finds the status as it would write it, and writes nothing.
-            JobState.Missing => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
-            JobState.Failed => Verdict(NexusModelPhase.Failed, ModelHealth.Failed, reading.Reason!,
+            JobState.Missing => Verdict(phase, Health.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", create: step, active: name),
+            JobState.Failed => Verdict(NexusModelPhase.Failed, Health.Failed, reading.Reason!,
                 $"{reading.Message} To retry, fix what the build is made from (spec.seed, spec.router, spec.finetune or the Experts) and it " +
                 $"restarts, or delete Job {name} to run the step again (with the current spec.resources)."),
-            JobState.CompletedWithoutResult => Verdict(phase, ModelHealth.Stalled, reading.Reason!, reading.Message!),
-            JobState.Stuck => Verdict(phase, ModelHealth.Stalled, reading.Reason!, reading.Message!, active: name),
-            JobState.Queued => Verdict(phase, ModelHealth.Progressing, reading.Reason!, reading.Message!, active: name),
-            JobState.Running => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name} {doing}.", active: name),
-            _ => Verdict(phase, ModelHealth.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
+            JobState.CompletedWithoutResult => Verdict(phase, Health.Stalled, reading.Reason!, reading.Message!),
+            JobState.Stuck => Verdict(phase, Health.Stalled, reading.Reason!, reading.Message!, active: name),
+            JobState.Queued => Verdict(phase, Health.Progressing, reading.Reason!, reading.Message!, active: name),
+            JobState.Running => Verdict(phase, Health.Progressing, reason, $"Job {name} {doing}.", active: name),
+            _ => Verdict(phase, Health.Progressing, reason, $"Job {name}, which {doing}, waits for its pod to start.", active: name),
         };
     }
 

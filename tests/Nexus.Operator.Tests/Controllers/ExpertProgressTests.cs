@@ -22,7 +22,7 @@ public sealed class ExpertProgressTests
         var decision = ExpertProgress.Decide(Observe(Train), null);
 
         Assert.Same(Train, decision.Create);
-        Assert.Equal((ExpertPhase.Pending, ExpertHealth.Progressing, Reasons.Pending), (decision.Phase, decision.Health, decision.Reason));
+        Assert.Equal((ExpertPhase.Pending, Health.Progressing, Reasons.Pending), (decision.Phase, decision.Health, decision.Reason));
         Assert.Equal("news-train-g3", decision.ActiveJob);
     }
 
@@ -65,7 +65,7 @@ public sealed class ExpertProgressTests
             Observe(Train) with { Result = new ArtifactReference { Uri = "c", Sha256 = ShaA } },
             Observe(Embed) with { Result = new ArtifactReference { Uri = "e", Sha256 = ShaB } });
 
-        Assert.Equal((ExpertPhase.Ready, ExpertHealth.Ready, Reasons.Succeeded), (decision.Phase, decision.Health, decision.Reason));
+        Assert.Equal((ExpertPhase.Ready, Health.Ready, Reasons.Succeeded), (decision.Phase, decision.Health, decision.Reason));
         Assert.Null(decision.Create);
         Assert.Null(decision.ActiveJob);
     }
@@ -78,7 +78,7 @@ public sealed class ExpertProgressTests
 
         var decision = ExpertProgress.Decide(Observe(Train, job, pod), null);
 
-        Assert.Equal((ExpertPhase.Failed, ExpertHealth.Failed, "BackoffLimitExceeded"), (decision.Phase, decision.Health, decision.Reason));
+        Assert.Equal((ExpertPhase.Failed, Health.Failed, "BackoffLimitExceeded"), (decision.Phase, decision.Health, decision.Reason));
         Assert.StartsWith(
             "Job news-train-g3 failed (BackoffLimitExceeded): pod news-train-g3-x7k2p: container nexus terminated with OOMKilled (exit code 137)",
             decision.Message);
@@ -100,7 +100,7 @@ public sealed class ExpertProgressTests
 
         var decision = ExpertProgress.Decide(Observe(Train, job), null);
 
-        Assert.Equal((ExpertHealth.Stalled, Reasons.ArtifactNotFound), (decision.Health, decision.Reason));
+        Assert.Equal((Health.Stalled, Reasons.ArtifactNotFound), (decision.Health, decision.Reason));
         Assert.Contains(Train.OutputUri, decision.Message);
     }
 
@@ -114,7 +114,7 @@ public sealed class ExpertProgressTests
 
         var decision = ExpertProgress.Decide(Observe(Train, Job(Train.JobName, active: 1), pod), null);
 
-        Assert.Equal((ExpertPhase.Training, ExpertHealth.Stalled, reason), (decision.Phase, decision.Health, decision.Reason));
+        Assert.Equal((ExpertPhase.Training, Health.Stalled, reason), (decision.Phase, decision.Health, decision.Reason));
         Assert.Contains("needs a person", decision.Message);
         Assert.Equal(Train.JobName, decision.ActiveJob);
     }
@@ -124,7 +124,7 @@ public sealed class ExpertProgressTests
     {
         var pod = Pod("p", new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "ContainerCreating" } });
 
-        Assert.Equal(ExpertHealth.Progressing, ExpertProgress.Decide(Observe(Train, Job(Train.JobName, active: 1), pod), null).Health);
+        Assert.Equal(Health.Progressing, ExpertProgress.Decide(Observe(Train, Job(Train.JobName, active: 1), pod), null).Health);
     }
 
     [Fact]

@@ -133,8 +133,8 @@ public sealed class ExtensionProgressTests
         var extension = Extension("add-code", add: ["code"]);
         var start = new ExtensionStart(1, 2, "s3://m", [], []);
 
-        ExtensionProgress.Apply(extension, new ExtensionDecision(ExtensionPhase.Running, ModelHealth.Progressing, Reasons.Extending, "Job runs.", Start: start), Now);
-        ExtensionProgress.Apply(extension, new ExtensionDecision(ExtensionPhase.Succeeded, ModelHealth.Ready, Reasons.Succeeded, "Done.", Start: start,
+        ExtensionProgress.Apply(extension, new ExtensionDecision(ExtensionPhase.Running, Health.Progressing, Reasons.Extending, "Job runs.", Start: start), Now);
+        ExtensionProgress.Apply(extension, new ExtensionDecision(ExtensionPhase.Succeeded, Health.Ready, Reasons.Succeeded, "Done.", Start: start,
             Artifacts: new ExtensionArtifacts()), Now.AddHours(1));
 
         var status = extension.Status!;

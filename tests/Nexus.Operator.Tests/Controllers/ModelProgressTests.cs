@@ -75,7 +75,7 @@ public sealed class ModelProgressTests
 
         var restart = ModelProgress.DecideBuild(Observe(Upcycle) with { Stale = [going, failed] }, DateTimeOffset.UnixEpoch, "h");
 
-        Assert.Equal((NexusModelPhase.Upcycling, ModelHealth.Progressing, Reasons.BuildRestarted), (restart.Phase, restart.Health, restart.Reason));
+        Assert.Equal((NexusModelPhase.Upcycling, Health.Progressing, Reasons.BuildRestarted), (restart.Phase, restart.Health, restart.Reason));
         Assert.Equal((null, null, null), (restart.Create, restart.ActiveJob, restart.Built));
         Assert.Equal([failed], restart.Delete);
         Assert.Contains("build 0a1b2c3d4e (spec 77aa88bb, news 11111111/22222222) is now 5eb63bbbe0 (spec 3fa2b1c0", restart.Message);
@@ -89,7 +89,7 @@ public sealed class ModelProgressTests
             Observe(Upcycle, Done, finetune: new StepObservation(Finetune, null, FailedJob(Finetune.JobName, SpecFixtures.DemoBuild(3)), [])),
             DateTimeOffset.UnixEpoch, "h");
 
-        Assert.Equal((NexusModelPhase.Failed, ModelHealth.Failed, (StepInvocation?)null), (failed.Phase, failed.Health, failed.Create));
+        Assert.Equal((NexusModelPhase.Failed, Health.Failed, (StepInvocation?)null), (failed.Phase, failed.Health, failed.Create));
         Assert.Empty(failed.Delete);
         Assert.StartsWith("Job demo-finetune-r3 failed (BackoffLimitExceeded)", failed.Message);
         Assert.Contains("fix what the build is made from (spec.seed, spec.router, spec.finetune or the Experts) and it restarts", failed.Message);
