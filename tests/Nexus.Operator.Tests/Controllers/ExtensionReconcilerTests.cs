@@ -178,7 +178,7 @@ public sealed class ExtensionReconcilerTests : ModelLifecycleTest
         var missing = await WaitForExtensionAsync("drop-missing", e => e.Status?.Phase == ExtensionPhase.Failed, "Failed");
         Assert.Equal(Reasons.InvalidSpec, Conditions.Get(missing.Status!.Conditions, ConditionTypes.Stalled)!.Reason);
         Assert.Contains("spec.remove names poetry", missing.Status.Message);
-        Assert.Equal(3, Server.Requests.Count("create", "jobs"));
+        Assert.Equal(3, Server.Requests.Count(r => r is { Verb: "create", Resource: "jobs", StatusCode: 201 }));
     }
 
     private Task<NexusModel> PatchModelAsync(string mergePatch) => Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
