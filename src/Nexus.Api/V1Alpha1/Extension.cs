@@ -138,6 +138,13 @@ public sealed class ExtensionStatus : IConditionedStatus
     [JsonPropertyName("toRevision")]
     public int? ToRevision { get; set; }
 
+    [Description("The experts spec.add appends, as they were when the extension started (name, domain, checkpoint " +
+                 "SHA-256): what the new revision holds. An added Expert whose checkpoint changes while the extension runs " +
+                 "fails it.")]
+    [MaxItems(16)]
+    [JsonPropertyName("added")]
+    public IList<RevisionExpert>? Added { get; set; }
+
     [Description("Evaluation of the extended, finetuned model on every domain.")]
     [JsonPropertyName("metrics")]
     public EvaluationMetrics? Metrics { get; set; }

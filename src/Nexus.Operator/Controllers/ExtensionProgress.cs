@@ -12,7 +12,11 @@ public sealed record ExtensionStart(
     int ToRevision,
     string FromModelUri,
     IReadOnlyList<ExpertInput> Current,
-    IReadOnlyList<ExpertInput> Added);
+    IReadOnlyList<ExpertInput> Added)
+{
+    /// <summary>The added experts as the new revision holds them (status.added): name, domain, checkpoint SHA-256.</summary>
+    public IReadOnlyList<RevisionExpert> AddedExperts { get; init; } = [];
+}
 
 /// <summary>Whether an Extension can run: <see cref="Start"/> when it can; else a wait (something outside it has to
 /// happen first) or, when <see cref="Fatal"/>, a change that can never be made (the spec is immutable: the Extension
@@ -78,6 +82,15 @@ public static class ExtensionProgress
         if (extension.Status is { FromRevision: { } recordedFrom, ToRevision: { } recordedTo })
         {
             (from, to) = (recordedFrom, recordedTo);
+            // Two Extensions that started from caches that did not show each other claim one number: the one ahead in
+            // line keeps it.
+            if (NexusModelExtensions.Of(model, siblings.Append(extension).DistinctBy(e => e.Metadata.Name))
+                    .TakeWhile(other => other.Metadata.Name != extension.Metadata.Name)
+                    .FirstOrDefault(other => other.Status?.ToRevision == to && other.Status.Phase != ExtensionPhase.Failed) is { } claimed)
+            {
+                return ExtensionReadiness.Fail(Reasons.RevisionNotFound,
+                    $"Extension {claimed.Metadata.Name}, ahead of this one, claimed revision {to} of {model.Metadata.Name} first; create another Extension.");
+            }
         }
         else
         {
@@ -88,7 +101,8 @@ public static class ExtensionProgress
                     "this one starts from the revision it produces.");
             }
 
-            if (ModelProgress.RevisionToServe(model.Spec, status?.Revisions?.ToList() ?? []) is not { } currentRevision)
+            // From the latest revision, as the revision policy judges it (a pinned older one is only what is served).
+            if (status?.Revisions?.MaxBy(r => r.Revision)?.Revision is not { } currentRevision)
             {
                 return ExtensionReadiness.Wait(Reasons.Pending,
                     $"NexusModel {model.Metadata.Name} has no revision yet; the extension starts from its current revision once it is built.");
@@ -121,7 +135,9 @@ public static class ExtensionProgress
         var add = extension.Spec.Add ?? [];
         var remove = extension.Spec.Remove ?? [];
         var started = extension.Status?.ToRevision is not null;
+        var snapshot = extension.Status?.Added;
         var added = new List<ExpertInput>();
+        var addedExperts = new List<RevisionExpert>();
         foreach (var adding in add)
         {
             if (inRevision.Any(e => e.Name == adding))
@@ -140,16 +156,33 @@ public static class ExtensionProgress
             if (expert.Spec.Seed.Uri != model.Spec.Seed.Uri)
             {
                 return ExtensionReadiness.Fail(Reasons.SeedMismatch,
-                    $"Expert {adding} is trained from {expert.Spec.Seed.Uri}, not the model's seed {model.Spec.Seed.Uri}; only fine-tunes of the seed can join.");
+                    $"spec.add names Expert {adding}, trained from {expert.Spec.Seed.Uri}, not the model's seed {model.Spec.Seed.Uri}; only fine-tunes of the seed can join.");
             }
 
-            if (!Conditions.IsTrue(expert.Status?.Conditions, ConditionTypes.Ready))
+            var checkpoint = expert.Status?.Artifacts?.Checkpoint?.Sha256;
+            if (snapshot?.FirstOrDefault(e => e.Name == adding) is { } recorded)
+            {
+                // Started: the surgeries run on the checkpoint recorded then, and the revision records that one.
+                if (recorded.CheckpointSha256 != checkpoint || !Conditions.IsTrue(expert.Status?.Conditions, ConditionTypes.Ready))
+                {
+                    return ExtensionReadiness.Fail(Reasons.SpecChanged,
+                        $"Expert {adding} changed while the extension ran (its checkpoint was {recorded.CheckpointSha256}, it is now " +
+                        $"{checkpoint ?? "being trained again"}); create another Extension.");
+                }
+            }
+            else if (expert.Status?.Phase == ExpertPhase.Failed)
+            {
+                return ExtensionReadiness.Fail(Reasons.ExpertFailed,
+                    $"spec.add names Expert {adding}, which Failed ({expert.Status.Message}); fix it, then create another Extension.");
+            }
+            else if (!Conditions.IsTrue(expert.Status?.Conditions, ConditionTypes.Ready))
             {
                 return ExtensionReadiness.Wait(Reasons.WaitingForExperts,
                     $"Waiting for Expert {adding} ({expert.Status?.Phase ?? ExpertPhase.Pending}) to become Ready.");
             }
 
             added.Add(ExpertInput.From(expert));
+            addedExperts.Add(new RevisionExpert { Name = adding, Domain = expert.Spec.Domain, CheckpointSha256 = checkpoint });
         }
 
         if (remove.FirstOrDefault(removing => inRevision.All(e => e.Name != removing)) is { } absent)
@@ -162,16 +195,16 @@ public static class ExtensionProgress
         if (result.GroupBy(e => e.Domain).FirstOrDefault(group => group.Count() > 1) is { } duplicate)
         {
             return ExtensionReadiness.Fail(Reasons.DuplicateDomain,
-                $"Domain {duplicate.Key} would be held by {string.Join(" and ", duplicate.Select(e => e.Name))}; routing reports could not tell them apart.");
+                $"spec.add would give domain {duplicate.Key} to both {string.Join(" and ", duplicate.Select(e => e.Name))}; routing reports could not tell them apart.");
         }
 
         if (result.Count < RevisionPolicy.MinimumExperts)
         {
             return ExtensionReadiness.Fail(Reasons.InvalidSpec,
-                $"The change would leave {result.Count} expert in {model.Metadata.Name}; a Nexus MoE needs at least {RevisionPolicy.MinimumExperts}.");
+                $"spec.remove would leave {result.Count} expert in {model.Metadata.Name}; a Nexus MoE needs at least {RevisionPolicy.MinimumExperts}.");
         }
 
-        return ExtensionReadiness.Go(new ExtensionStart(from, to, fromModel, current, added));
+        return ExtensionReadiness.Go(new ExtensionStart(from, to, fromModel, current, added) { AddedExperts = addedExperts });
     }
 
     /// <summary>Decides from the steps observed so far: the first step without a result says where the extension is;
@@ -219,6 +252,7 @@ public static class ExtensionProgress
         {
             status.FromRevision = start.FromRevision;
             status.ToRevision = start.ToRevision;
+            status.Added ??= start.AddedExperts.Count == 0 ? null : start.AddedExperts.ToList();
             status.StartTime ??= now.UtcDateTime;
         }
 

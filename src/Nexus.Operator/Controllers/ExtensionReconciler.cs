@@ -27,6 +27,19 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
 
         var ns = extension.Metadata.NamespaceProperty;
         var model = context.Informers.Cache<NexusModel>().Get(ns, extension.Spec.Model);
+        if (model is not null)
+        {
+            if (NexusModelExtensions.OwningModel(extension, model.Metadata.Name) is { } owner && owner.Uid != model.Metadata.Uid)
+            {
+                // Made for a deleted model of the same name; the garbage collector removes it with that model.
+                return ReconcileResult.Done;
+            }
+
+            // Owned by its model from here on, so deleting the model deletes its Extensions (and a model created again
+            // under that name never takes up a namesake's).
+            extension = await OwnerReferences.AddOwnerAsync(context.Patcher, extension, model, cancellationToken);
+        }
+
         var readiness = ExtensionProgress.Prepare(
             extension, model, context.Informers.Cache<Expert>().List(ns), context.Informers.Cache<Extension>().List(ns));
         ExtensionDecision decision;

@@ -15,22 +15,32 @@ namespace Nexus.Operator.Controllers;
 public static class NexusModelExtensions
 {
     /// <summary>The Extensions of <paramref name="model"/> among <paramref name="extensions"/>, oldest first (creation
-    /// time, then name): the order they run in.</summary>
+    /// time, then name): the order they run in. One owned by a model of the same name with another uid belongs to a
+    /// deleted namesake (the garbage collector is about to remove it) and is not this model's.</summary>
     public static List<Extension> Of(NexusModel model, IEnumerable<Extension> extensions) =>
         extensions
             .Where(extension => extension.Spec.Model == model.Metadata.Name && extension.Metadata.NamespaceProperty == model.Metadata.NamespaceProperty)
+            .Where(extension => OwningModel(extension, model.Metadata.Name) is not { } owner || owner.Uid == model.Metadata.Uid)
             .OrderBy(extension => extension.Metadata.CreationTimestamp ?? DateTime.MaxValue)
             .ThenBy(extension => extension.Metadata.Name, StringComparer.Ordinal)
             .ToList();
 
     /// <summary>True once the Extension can no longer change the model: it Failed, or it Succeeded and its revision is
-    /// recorded (or its number was taken, so it never will be).</summary>
+    /// recorded (or its number was taken, or the revision it started from was pruned, so it never will be).</summary>
     public static bool IsSettled(Extension extension, NexusModel model) => extension.Status?.Phase switch
     {
         ExtensionPhase.Failed => true,
-        ExtensionPhase.Succeeded => extension.Status.ToRevision is not { } to || to < ModelProgress.NextRevision(model.Status),
+        ExtensionPhase.Succeeded => extension.Status.ToRevision is not { } to || to < ModelProgress.NextRevision(model.Status)
+                                    || model.Status?.Revisions?.Any(revision => revision.Revision == extension.Status.FromRevision) != true,
         _ => false,
     };
+
+    /// <summary>The owner reference to a NexusModel named <paramref name="model"/>, if any: the Automatic policy's
+    /// Extensions are controlled by their model, and the Extension controller gives the others a plain owner reference
+    /// when they start, so a deleted model's Extensions go with it.</summary>
+    public static V1OwnerReference? OwningModel(Extension extension, string model) =>
+        extension.Metadata.OwnerReferences?.FirstOrDefault(owner => owner.Kind == NexusModel.KubeKind && owner.Name == model
+                                                                    && owner.ApiVersion == $"{NexusModel.KubeGroup}/{NexusModel.KubeApiVersion}");
 
     /// <summary>The first of the model's Extensions that is not settled: pending, running, or Succeeded with its revision
     /// not recorded yet. While there is one, the model builds and extends nothing else.</summary>
@@ -65,15 +75,16 @@ public static class NexusModelExtensions
 
             var remove = extension.Spec.Remove ?? [];
             var kept = (origin.Experts ?? []).Where(expert => !remove.Contains(expert.Name)).Select(Copy);
+            // The added experts as the surgeries used them (status.added, recorded at the start), not as they are now.
             var added = (extension.Spec.Add ?? []).Select(name =>
             {
-                var expert = experts.FirstOrDefault(candidate => candidate.Metadata.Name == name);
-                return new RevisionExpert
+                if (status.Added?.FirstOrDefault(recorded => recorded.Name == name) is { } recorded)
                 {
-                    Name = name,
-                    Domain = expert?.Spec.Domain,
-                    CheckpointSha256 = expert?.Status?.Artifacts?.Checkpoint?.Sha256,
-                };
+                    return Copy(recorded);
+                }
+
+                var expert = experts.FirstOrDefault(candidate => candidate.Metadata.Name == name);
+                return new RevisionExpert { Name = name, Domain = expert?.Spec.Domain, CheckpointSha256 = expert?.Status?.Artifacts?.Checkpoint?.Sha256 };
             });
             return new ModelRevision
             {

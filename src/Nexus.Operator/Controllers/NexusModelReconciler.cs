@@ -76,7 +76,8 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         var active = extensions.FirstOrDefault(extension => !NexusModelExtensions.IsSettled(extension, model) && extension.Metadata.Name != adopted?.Extension);
         // Decided as of after the adoption: the status this reconcile writes tells of the revision it records.
         var decided = adopted is null ? model : NexusModelExtensions.WithRevision(model, adopted);
-        var policy = RevisionPolicy.Decide(decided, selection, active?.Metadata.Name);
+        var policy = RevisionPolicy.Decide(decided, selection,
+            active is null ? null : $"{active.Metadata.Name} ({active.Status?.Phase ?? ExtensionPhase.Pending}{(active.Status?.Message is { Length: > 0 } said ? $": {said}" : "")})");
         BuildDecision? build = null;
         if (policy.Action == RevisionAction.Build)
         {
@@ -120,7 +121,10 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
 
         var recorded = build?.Built ?? adopted;
         var latest = recorded?.Revision ?? (model.Status?.Revisions ?? []).Select(revision => (int?)revision.Revision).Max();
-        var keep = new[] { latest, model.Spec.Revision, model.Status?.ServedRevision }.OfType<int>().ToHashSet();
+        // Never pruned: the latest, the pinned and the served revision, and the one an Extension in flight starts from.
+        var keep = new[] { latest, model.Spec.Revision, model.Status?.ServedRevision }
+            .Concat(extensions.Where(extension => !NexusModelExtensions.IsSettled(extension, model)).Select(extension => extension.Status?.FromRevision))
+            .OfType<int>().ToHashSet();
         var revisions = ModelProgress.History(model.Status?.Revisions, recorded, model.Spec.RevisionHistoryLimit, keep);
         var serve = ModelProgress.RevisionToServe(model.Spec, revisions);
 
@@ -310,8 +314,17 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
                 $"Extension {name} failed: {existing.Status.Message} Delete it to retry, or change the selection.");
         }
 
-        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
-            Extension.KubeGroup, Extension.KubeApiVersion, ns, Extension.KubePluralName, name, cancellationToken: cancellationToken);
+        try
+        {
+            await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+                Extension.KubeGroup, Extension.KubeApiVersion, ns, Extension.KubePluralName, name, cancellationToken: cancellationToken);
+        }
+        catch (HttpOperationException gone) when (gone.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // Deleted by an earlier reconcile; the cache has not seen it go yet.
+            return policy;
+        }
+
         context.Events.Record(model, EventType.Normal, "ExtensionReplaced",
             $"Deleted the failed Extension {name}, which made another change; the next one makes this: {policy.Message}");
         return policy;

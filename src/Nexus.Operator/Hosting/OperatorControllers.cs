@@ -70,8 +70,9 @@ public static class OperatorControllers
     }
 
     /// <summary>Registers the Extension controller: it owns its surgery and evaluation Jobs (and a pod of one reconciles
-    /// it); its model's change (a revision recorded, a build finished), an Expert's change and another Extension of the
-    /// same model finishing reconcile the model's Extensions that are not finished, the next in line among them.</summary>
+    /// it); its model's change (a revision recorded, a build finished), an Expert's change and any change of another
+    /// Extension of the same model (one finishing, starting or deleted) reconcile the model's Extensions that are not
+    /// finished, the next in line among them.</summary>
     public static OperatorHostBuilder AddExtensionController(
         this OperatorHostBuilder host, OperatorSettings? settings = null, ArtifactStoreFactory? stores = null, int? workers = null)
     {
@@ -84,9 +85,10 @@ public static class OperatorControllers
                 .Watches<V1Pod>(ExtensionOfPod)
                 .Watches<NexusModel>((informers, model) => UnfinishedExtensions(informers, model.Metadata.NamespaceProperty, model.Metadata.Name))
                 .Watches<Expert>((informers, expert) => UnfinishedExtensions(informers, expert.Metadata.NamespaceProperty, model: null))
-                .Watches<Extension>((informers, extension) => ExtensionProgress.IsFinished(extension)
-                    ? UnfinishedExtensions(informers, extension.Metadata.NamespaceProperty, extension.Spec.Model)
-                    : [])
+                // Another Extension of the model finishing, starting or being deleted may be this one's turn.
+                .Watches<Extension>((informers, extension) =>
+                    UnfinishedExtensions(informers, extension.Metadata.NamespaceProperty, extension.Spec.Model)
+                        .Where(key => key.Name != extension.Metadata.Name))
                 .WithReconciler(context => new ExtensionReconciler(context, settings, stores));
             if (workers is { } count)
             {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Nexus.Operator.Client;
@@ -28,6 +29,40 @@ public static class OwnerReferences
             Controller = true,
             BlockOwnerDeletion = true,
         };
+    }
+
+    /// <summary>Adds <paramref name="owner"/> as a plain (not controlling) owner of <paramref name="resource"/>, so the
+    /// garbage collector deletes it with that owner, by a merge patch guarded by the resource's resourceVersion; returns
+    /// the object to continue with (itself when the owner is there already).</summary>
+    public static async Task<T> AddOwnerAsync<T>(IResourcePatcher<T> patcher, T resource, IKubernetesObject<V1ObjectMeta> owner, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var current = resource.Metadata.OwnerReferences ?? [];
+        if (current.Any(reference => reference.Uid == owner.Metadata.Uid))
+        {
+            return resource;
+        }
+
+        var added = ControllerReference(owner);
+        added.Controller = null;
+        added.BlockOwnerDeletion = null;
+        var patch = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["resourceVersion"] = resource.Metadata.ResourceVersion,
+                ["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize(current.Append(added).ToList())),
+            },
+        };
+        var key = ResourceKey.Of(resource);
+        try
+        {
+            return await patcher.PatchAsync(key, new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception conflict) when (ApiErrors.IsConflict(conflict) && conflict is not ResourceConflictException)
+        {
+            throw new ResourceConflictException(key, resource.Metadata.ResourceVersion, conflict);
+        }
     }
 
     /// <summary>Makes <paramref name="owner"/> the child's controller.</summary>

@@ -112,6 +112,64 @@ public sealed class ExtensionProgressTests
     }
 
     [Fact]
+    public void Prepare_OnceStarted_FailsWhenAnAddedExpertChanged_AndTheRevisionRecordsTheCheckpointItStartedWith()
+    {
+        var experts = Experts("news", "books", "code");
+        var extension = Extension("add-code", add: ["code"]);
+        var start = ExtensionProgress.Prepare(extension, Model(), experts, []).Start!;
+        ExtensionProgress.Apply(extension, new ExtensionDecision(ExtensionPhase.Running, Health.Progressing, Reasons.Extending, "runs", Start: start), Now);
+        Assert.Equal(new string('a', 64), Assert.Single(extension.Status!.Added!).CheckpointSha256);
+        Assert.NotNull(ExtensionProgress.Prepare(extension, Model(), experts, []).Start);
+
+        var retrained = Experts("news", "books", "code");
+        retrained[2].Status!.Artifacts!.Checkpoint!.Sha256 = new string('f', 64);
+        var changed = ExtensionProgress.Prepare(extension, Model(), retrained, []);
+        Assert.True(changed.Fatal);
+        Assert.Contains("Expert code changed while the extension ran", changed.Message);
+
+        extension.Status.Phase = ExtensionPhase.Succeeded;
+        extension.Status.Artifacts = new ExtensionArtifacts { Model = new ArtifactReference { Uri = "s3://nexus/r2/model", Sha256 = new string('c', 64) } };
+        var revision = NexusModelExtensions.Adopt(Model(), [extension], retrained, Now)!;
+        Assert.Equal(new string('a', 64), revision.Experts![2].CheckpointSha256);
+    }
+
+    [Fact]
+    public void Prepare_FailsTheLaterOfTwoExtensionsThatClaimedOneRevision_AndAnAddedExpertThatFailed()
+    {
+        var first = Extension("add-code", add: ["code"], created: Now.AddSeconds(-1));
+        var second = Extension("add-poetry", add: ["poetry"], created: Now);
+        foreach (var extension in new[] { first, second })
+        {
+            extension.Status = new ExtensionStatus { Phase = ExtensionPhase.Running, FromRevision = 1, ToRevision = 2 };
+        }
+
+        var experts = Experts("news", "books", "code", "poetry");
+        Assert.NotNull(ExtensionProgress.Prepare(first, Model(), experts, [first, second]).Start);
+        var later = ExtensionProgress.Prepare(second, Model(), experts, [first, second]);
+        Assert.True(later.Fatal);
+        Assert.Contains("Extension add-code, ahead of this one, claimed revision 2", later.Message);
+
+        var failedExperts = Experts("news", "books", "code");
+        failedExperts[2].Status = new ExpertStatus { Phase = ExpertPhase.Failed, Message = "OOMKilled" };
+        var failed = ExtensionProgress.Prepare(Extension("add-code", add: ["code"]), Model(), failedExperts, []);
+        Assert.Equal((true, Reasons.ExpertFailed), (failed.Fatal, failed.Reason));
+    }
+
+    [Fact]
+    public void AnExtensionOfADeletedNamesake_IsNotTheModels_AndOneWhoseOriginWasPrunedIsSettled()
+    {
+        var model = Model();
+        var namesakes = Extension("add-code", add: ["code"]);
+        namesakes.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "nexus.moe/v1alpha1", Kind = "NexusModel", Name = "demo", Uid = "an-older-uid" }];
+        Assert.Empty(NexusModelExtensions.Of(model, [namesakes]));
+        namesakes.Metadata.OwnerReferences[0].Uid = model.Metadata.Uid;
+        Assert.Single(NexusModelExtensions.Of(model, [namesakes]));
+
+        namesakes.Status = new ExtensionStatus { Phase = ExtensionPhase.Succeeded, FromRevision = 7, ToRevision = 2 };
+        Assert.True(NexusModelExtensions.IsSettled(namesakes, model));
+    }
+
+    [Fact]
     public void TheAutomaticExtension_IsNamedForItsRevision_AndMakesTheDecidedChange()
     {
         var decision = new Nexus.Operator.Policies.RevisionDecision(Nexus.Operator.Policies.RevisionAction.Extend, Reasons.ExpertsAdded, "")
