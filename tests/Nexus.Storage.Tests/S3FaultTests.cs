@@ -62,58 +62,7 @@ public sealed class S3FaultTests : IDisposable
         Assert.Contains("AKIAEXAMPLE", error.Message); // which key was refused helps; the secret never appears
         Assert.DoesNotContain(settings.SecretKey, error.ToString());
         Assert.DoesNotContain(settings.SecretKey, settings.ToString());
-        Assert.Equal(1, stub.Requests); // a 403 is not retried
+        Assert.Single(stub.Requests); // a 403 is not retried
         Assert.False(Directory.Exists(temp["copy"]));
-    }
-
-    /// <summary>A loopback HTTP server that answers every request as S3 does when credentials are rejected.</summary>
-    private sealed class ForbiddenS3 : IDisposable
-    {
-        private readonly HttpListener listener = new();
-        private int requests;
-
-        public ForbiddenS3()
-        {
-            var port = S3rver.FreePort();
-            Endpoint = new Uri($"http://127.0.0.1:{port}/");
-            listener.Prefixes.Add(Endpoint.ToString());
-            listener.Start();
-            _ = Task.Run(Serve);
-        }
-
-        public Uri Endpoint { get; }
-
-        public int Requests => Volatile.Read(ref requests);
-
-        private async Task Serve()
-        {
-            while (listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception) when (!listener.IsListening)
-                {
-                    return;
-                }
-                Interlocked.Increment(ref requests);
-                var body = Encoding.UTF8.GetBytes(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>" +
-                    $"<Resource>{context.Request.Url!.AbsolutePath}</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>");
-                context.Response.StatusCode = 403;
-                context.Response.ContentType = "application/xml";
-                context.Response.ContentLength64 = body.Length;
-                await context.Response.OutputStream.WriteAsync(body);
-                context.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            listener.Stop();
-            listener.Close();
-        }
     }
 }
