@@ -18,6 +18,13 @@ public sealed class KvCache : IDisposable
             .ToArray();
     }
 
+    /// <summary>A cache over existing storage: one slot of a <see cref="BatchKvCache"/>.</summary>
+    internal KvCache(LayerCache[] layers, long capacity)
+    {
+        Capacity = capacity;
+        this.layers = layers;
+    }
+
     /// <summary>Tokens held (P).</summary>
     public long Length { get; private set; }
 
@@ -44,6 +51,13 @@ public sealed class LayerCache : IDisposable
     {
         keys = zeros([batch, kvHeads, capacity, headDim], dtype, device);
         values = zeros([batch, kvHeads, capacity, headDim], dtype, device);
+    }
+
+    /// <summary>Over existing storage (views into a larger cache), which it then owns only as views.</summary>
+    internal LayerCache(Tensor keys, Tensor values)
+    {
+        this.keys = keys;
+        this.values = values;
     }
 
     /// <summary>Stores k, v [B, K, T, D] at positions past..past+T and returns all keys and values so far.</summary>

@@ -65,6 +65,15 @@ public sealed class RotaryTable : IDisposable
         return x * c + RotateHalf(x) * s;
     }
 
+    /// <summary>Rotates x [n, heads, 1, D] whose row i sits at position positions[i] ([n]).</summary>
+    public Tensor Apply(Tensor x, Tensor positions)
+    {
+        var n = x.shape[0];
+        var c = cos.index_select(0, positions).to(x.dtype).view(n, 1, 1, -1);
+        var s = sin.index_select(0, positions).to(x.dtype).view(n, 1, 1, -1);
+        return x * c + RotateHalf(x) * s;
+    }
+
     internal static Tensor RotateHalf(Tensor x)
     {
         var half = x.shape[^1] / 2;
@@ -111,8 +120,30 @@ public sealed class LlamaAttention : nn.Module
             k = k.repeat_interleave(heads / kvHeads, dim: 1);
             v = v.repeat_interleave(heads / kvHeads, dim: 1);
         }
-        var attended = UseSdpa ? Sdpa(q, k, v, past) : Explicit(q, k, v, past);               // [B, H, T, D]
+        var attended = UseSdpa ? Sdpa(q, k, v, past) : Explicit(q, k, v, CausalMask(t, past, q.device)); // [B, H, T, D]
         return o_proj.call(attended.transpose(1, 2).reshape(b, t, heads * headDim));
+    }
+
+    /// <summary>
+    /// One decode step of a batch: x [n, 1, hidden], row i the next token of the sequence in slot
+    /// rows.Slots[i], at its own position, attending only to that slot's past.
+    /// </summary>
+    internal Tensor Decode(Tensor x, RotaryTable rope, BatchLayerCache cache, DecodeRows rows)
+    {
+        var n = x.shape[0];
+        var q = rope.Apply(q_proj.call(x).view(n, 1, heads, headDim).transpose(1, 2), rows.Positions);   // [n, H, 1, D]
+        var k = rope.Apply(k_proj.call(x).view(n, 1, kvHeads, headDim).transpose(1, 2), rows.Positions); // [n, K, 1, D]
+        var v = v_proj.call(x).view(n, 1, kvHeads, headDim).transpose(1, 2);
+        (k, v) = cache.Write(k, v, rows);                                                              // [n, K, L, D]
+        if (kvHeads != heads)
+        {
+            k = k.repeat_interleave(heads / kvHeads, dim: 1);
+            v = v.repeat_interleave(heads / kvHeads, dim: 1);
+        }
+        var attended = UseSdpa
+            ? functional.scaled_dot_product_attention(q, k, v, attn_mask: rows.Mask)
+            : Explicit(q, k, v, rows.Mask);                                                            // [n, H, 1, D]
+        return o_proj.call(attended.transpose(1, 2).reshape(n, 1, heads * headDim));
     }
 
     private static Tensor Sdpa(Tensor q, Tensor k, Tensor v, long past)
@@ -124,10 +155,11 @@ public sealed class LlamaAttention : nn.Module
         return functional.scaled_dot_product_attention(q, k, v, attn_mask: CausalMask(t, past, q.device));
     }
 
-    private Tensor Explicit(Tensor q, Tensor k, Tensor v, long past)
+    /// <summary>softmax(QKᵀ/√D)V where <paramref name="allowed"/> (broadcast to [B, H, T, P+T]) is true.</summary>
+    private Tensor Explicit(Tensor q, Tensor k, Tensor v, Tensor allowed)
     {
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headDim);                      // [B, H, T, P+T]
-        scores = scores.masked_fill(CausalMask(q.shape[2], past, q.device).logical_not(), double.NegativeInfinity);
+        scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
         return functional.softmax(scores, -1).matmul(v);
     }
 
@@ -183,6 +215,13 @@ public sealed class LlamaDecoderLayer : nn.Module
         var h = x + self_attn.Forward(input_layernorm.call(x), rope, cache, past);
         return (h + mlp.call(post_attention_layernorm.call(h))).MoveToOuterDisposeScope();
     }
+
+    internal Tensor Decode(Tensor x, RotaryTable rope, BatchLayerCache cache, DecodeRows rows)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Decode(input_layernorm.call(x), rope, cache, rows);
+        return (h + mlp.call(post_attention_layernorm.call(h))).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>The decoder stack under HF's "model." prefix: embeddings, layers, final norm.</summary>
@@ -211,6 +250,14 @@ public sealed class LlamaModel : nn.Module
         var x = embed_tokens.call(inputIds);
         for (var i = 0; i < layers.Count; i++) x = layers[i].Forward(x, rope, cache?.Layer(i), past);
         cache?.Advance(inputIds.shape[1]);
+        return norm.call(x);
+    }
+
+    /// <summary>Final-norm hidden states [n, 1, hidden] for one new token per row, ids [n, 1].</summary>
+    internal Tensor Decode(Tensor inputIds, RotaryTable rope, BatchKvCache cache, DecodeRows rows)
+    {
+        var x = embed_tokens.call(inputIds);
+        for (var i = 0; i < layers.Count; i++) x = layers[i].Decode(x, rope, cache.Layer(i), rows);
         return norm.call(x);
     }
 }
@@ -247,6 +294,9 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         new(Head(HiddenStates(inputIds, cache)), null, []);
 
     public override Tensor HiddenStates(Tensor inputIds, KvCache? cache = null) => model.Forward(inputIds, rope, cache);
+
+    private protected override (Tensor Logits, IReadOnlyList<Tensor> Experts) DecodeStep(Tensor inputIds, BatchKvCache cache, DecodeRows rows) =>
+        (Head(model.Decode(inputIds, rope, cache, rows)), []);
 
     private Tensor Head(Tensor hidden) =>
         lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);

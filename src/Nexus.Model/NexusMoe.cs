@@ -36,6 +36,14 @@ public sealed class NexusMoeDecoderLayer : nn.Module
         var moe = mlp.Forward(post_attention_layernorm.call(h));
         return ((h + moe.Hidden).MoveToOuterDisposeScope(), moe.AuxLoss.MoveToOuterDisposeScope(), moe.ExpertIndices.MoveToOuterDisposeScope());
     }
+
+    internal (Tensor Hidden, Tensor Experts) Decode(Tensor x, RotaryTable rope, BatchLayerCache cache, DecodeRows rows)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Decode(input_layernorm.call(x), rope, cache, rows);
+        var moe = mlp.Forward(post_attention_layernorm.call(h));
+        return ((h + moe.Hidden).MoveToOuterDisposeScope(), moe.ExpertIndices.MoveToOuterDisposeScope());
+    }
 }
 
 public sealed class NexusMoeModel : nn.Module
@@ -71,6 +79,19 @@ public sealed class NexusMoeModel : nn.Module
         }
         cache?.Advance(inputIds.shape[1]);
         return (norm.call(x), aux, experts);
+    }
+
+    /// <summary>Final-norm hidden states [n, 1, hidden] for one new token per row, and each layer's experts [n, k].</summary>
+    internal (Tensor Hidden, IReadOnlyList<Tensor> Experts) Decode(Tensor inputIds, RotaryTable rope, BatchKvCache cache, DecodeRows rows)
+    {
+        var x = embed_tokens.call(inputIds);
+        var experts = new List<Tensor>(layers.Count);
+        for (var i = 0; i < layers.Count; i++)
+        {
+            (x, var chosen) = layers[i].Decode(x, rope, cache.Layer(i), rows);
+            experts.Add(chosen);
+        }
+        return (norm.call(x), experts);
     }
 }
 
@@ -110,6 +131,12 @@ public sealed class NexusMoeForCausalLM : CausalLanguageModel
     }
 
     public override Tensor HiddenStates(Tensor inputIds, KvCache? cache = null) => model.Forward(inputIds, rope, cache).Hidden;
+
+    private protected override (Tensor Logits, IReadOnlyList<Tensor> Experts) DecodeStep(Tensor inputIds, BatchKvCache cache, DecodeRows rows)
+    {
+        var (hidden, experts) = model.Decode(inputIds, rope, cache, rows);
+        return (Head(hidden), experts);
+    }
 
     private Tensor Head(Tensor hidden) =>
         lm_head is null ? functional.linear(hidden, model.EmbedTokens.weight!) : lm_head.call(hidden);
