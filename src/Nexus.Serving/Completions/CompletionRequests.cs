@@ -241,7 +241,7 @@ public static class CompletionRequests
         if (reader.TokenType == JsonTokenType.Null)
             return null;
         if (reader.TokenType != JsonTokenType.Number)
-            return WrongType(name, "a number", ref reader);
+            return WrongType(name, "a number", ref reader, RangeFix(name));
         if (!reader.TryGetDouble(out var d) || !double.IsFinite(d))
             return ServingError.Invalid(name, ErrorCodes.InvalidValue, $"{name} {RawNumber(ref reader)} is not a finite number. {RangeFix(name)}");
         value = d;
@@ -361,12 +361,12 @@ public static class CompletionRequests
         _ => "Send top_p as a number greater than 0 and at most 1.",
     };
 
-    private static ServingError WrongType(string name, string expected, ref Utf8JsonReader reader, string? fix = null)
+    private static ServingError WrongType(string name, string expected, ref Utf8JsonReader reader, string fix)
     {
         var got = Describe(reader.TokenType);
         reader.Skip();
         return ServingError.Invalid(name, ErrorCodes.InvalidType,
-            $"{name} must be {expected}; got {got}." + (fix is null ? name is "temperature" or "top_p" ? " " + RangeFix(name) : "" : " " + fix));
+            $"{name} must be {expected}; got {got}. {fix}");
     }
 
     private static string RawNumber(ref Utf8JsonReader reader)

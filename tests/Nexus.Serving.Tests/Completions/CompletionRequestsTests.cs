@@ -28,6 +28,7 @@ public class CompletionRequestsTests
         { "null", 400, null, ErrorCodes.NotAnObject, "must be a JSON object; got null" },
         { "{\"prompt\":\"a\",\"x\":" + new string('[', 20) + new string(']', 20) + "}", 400, null, ErrorCodes.InvalidJson, "depth" },
         { "{\"prompt\":\"a\",\"x\":{\"y\":[1,{\"z\":", 400, null, ErrorCodes.InvalidJson, "not valid JSON" },
+        { "{\"max_tokens\":0,\"prompt\":", 400, null, ErrorCodes.InvalidJson, "not valid JSON" },
         { TooLargeBody, 413, null, ErrorCodes.BodyTooLarge, "300 bytes" },
         // Duplicates.
         { "{\"prompt\":\"a\",\"prompt\":\"b\"}", 400, "prompt", ErrorCodes.DuplicateField, "more than once" },
@@ -49,6 +50,7 @@ public class CompletionRequestsTests
         { "{\"prompt\":\"a\",\"max_tokens\":-1}", 400, "max_tokens", ErrorCodes.InvalidValue, "at least 1" },
         { "{\"prompt\":\"a\",\"max_tokens\":0}", 400, "max_tokens", ErrorCodes.InvalidValue, "at least 1" },
         { "{\"prompt\":\"a\",\"max_tokens\":1.5}", 400, "max_tokens", ErrorCodes.InvalidType, "must be an integer" },
+        { "{\"prompt\":\"a\",\"max_tokens\":1e3}", 400, "max_tokens", ErrorCodes.InvalidType, "must be an integer" },
         { "{\"prompt\":\"a\",\"max_tokens\":\"16\"}", 400, "max_tokens", ErrorCodes.InvalidType, "got a string" },
         { "{\"prompt\":\"a\",\"max_tokens\":101}", 400, "max_tokens", ErrorCodes.InvalidValue, "limit of 100" },
         { "{\"prompt\":\"a\",\"max_tokens\":1e30}", 400, "max_tokens", ErrorCodes.InvalidValue, "limit of 100" },
