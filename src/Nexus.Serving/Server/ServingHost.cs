@@ -80,6 +80,9 @@ public sealed partial class ServingHost : IAsyncDisposable
 
     internal ServingMetrics Metrics { get; }
 
+    /// <summary>The ASP.NET Core lifetime; SIGTERM calls its StopApplication.</summary>
+    internal IHostApplicationLifetime Lifetime => app.Lifetime;
+
     internal ServerOptions Options => options;
 
     internal ICompletionEngine? Engine
