@@ -39,6 +39,11 @@ public static class ServerErrors
     public static ServingError MethodNotAllowed(string method, string path, string allowed) => new(405,
         $"{path} does not accept {method}. Use {allowed} {path}.", ErrorTypes.InvalidRequest, null, "method_not_allowed");
 
+    /// <summary>The HTTP framing of the request was malformed (Kestrel's own refusal, such as bad chunked encoding).</summary>
+    public static ServingError BadHttp(int status, string reason) => new(status,
+        $"The HTTP request is malformed: {reason.TrimEnd('.')}. Send a well-formed HTTP/1.1 request with a JSON body.",
+        ErrorTypes.InvalidRequest, null, "bad_request");
+
     /// <summary>The completion ran longer than the request timeout.</summary>
     public static ServingError Timeout(TimeSpan timeout) => new(504,
         $"The completion did not finish within this server's request timeout of {timeout.TotalSeconds:0.###} seconds. Ask for fewer max_tokens or retry.",

@@ -63,6 +63,12 @@ internal sealed partial class ServingHandler(ServingHost host, ILogger<ServingHa
         {
             // The client went away; there is no one to answer.
         }
+        catch (BadHttpRequestException e)
+        {
+            // Malformed framing of the body (bad chunking, a body shorter than its Content-Length): the client's fault.
+            if (!context.Response.HasStarted)
+                await WriteErrorAsync(context, ServerErrors.BadHttp(e.StatusCode, e.Message));
+        }
         catch (Exception e)
         {
             LogUnhandled(logger, e, request.Method, request.Path.Value);

@@ -197,7 +197,9 @@ public sealed partial class ServingHost : IAsyncDisposable
         await Task.Yield();
         try
         {
-            var loaded = await load(stopping.Token);
+            var loaded = await load(stopping.Token)
+                ?? throw new InvalidOperationException("The model loader returned no engine.");
+            var modelId = loaded.ModelId;
             lock (gate)
             {
                 if (state == ServingState.Loading)
@@ -211,7 +213,7 @@ public sealed partial class ServingHost : IAsyncDisposable
             if (loaded is not null)
                 await loaded.DisposeAsync(); // stopped while loading
             else
-                LogReady(logger, engine!.ModelId);
+                LogReady(logger, modelId);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -247,8 +249,9 @@ public sealed partial class ServingHost : IAsyncDisposable
         await stopping.CancelAsync();
         try
         {
+            // A loader that ignores its token must not hold the stop: one that returns later disposes its own engine.
             if (loading is not null)
-                await loading;
+                await Task.WhenAny(loading, Task.Delay(options.EffectiveShutdownGracePeriod));
             if (await Task.WhenAny(drained.Task, Task.Delay(options.EffectiveShutdownGracePeriod)) != drained.Task)
             {
                 LogGraceExpired(logger);

@@ -107,6 +107,40 @@ public class ServingHandlerTests
         Assert.Contains("Hello, world", await good.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("GARBAGE\r\n\r\n")]
+    [InlineData("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")]
+    [InlineData("POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n")]
+    [InlineData("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\":")]
+    public async Task Malformed_http_is_refused_or_dropped_and_the_server_stays_healthy(string raw)
+    {
+        var engine = new FakeEngine();
+        await using var server = await TestServer.StartAsync(engine);
+
+        using (var socket = new System.Net.Sockets.TcpClient())
+        {
+            await socket.ConnectAsync(server.Host.BaseUri.Host, server.Host.BaseUri.Port);
+            var stream = socket.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(raw));
+            socket.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            string answer;
+            try
+            {
+                answer = await Eventually.Within(new StreamReader(stream).ReadToEndAsync(), "the server answered or closed");
+            }
+            catch (IOException)
+            {
+                answer = ""; // the server reset the connection: dropped, which is fine
+            }
+            Assert.True(answer.Length == 0 || answer.StartsWith("HTTP/1.1 4", StringComparison.Ordinal), answer);
+        }
+
+        Assert.Equal(0, engine.Calls);
+        Assert.Equal(HttpStatusCode.OK, await server.StatusAsync("healthz"));
+        using var good = await server.CompleteAsync(Good);
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+    }
+
     [Fact]
     public async Task A_body_over_the_byte_limit_is_413_without_reaching_the_engine()
     {
