@@ -230,8 +230,9 @@ public class ServingHandlerTests
     [Fact]
     public async Task A_streamed_completion_over_the_timeout_ends_with_an_error_event_and_no_done()
     {
+        // Long enough for the first text to be sent on a loaded machine; the held engine then makes the timeout certain.
         var engine = new FakeEngine { Gate = new TaskCompletionSource(), HoldAfter = 1 };
-        await using var server = await TestServer.StartAsync(engine, new ServerOptions(RequestTimeout: TimeSpan.FromMilliseconds(300)));
+        await using var server = await TestServer.StartAsync(engine, new ServerOptions(RequestTimeout: TimeSpan.FromSeconds(2)));
 
         using var response = await server.CompleteAsync("{\"prompt\":\"hi\",\"stream\":true}");
 
