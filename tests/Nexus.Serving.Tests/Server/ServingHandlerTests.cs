@@ -293,6 +293,23 @@ public class ServingHandlerTests
     }
 
     [Theory]
+    [InlineData("healthz", HttpStatusCode.OK)]
+    [InlineData("readyz", HttpStatusCode.OK)]
+    [InlineData("metrics", HttpStatusCode.OK)]
+    [InlineData("v1/models", HttpStatusCode.OK)]
+    [InlineData("nowhere", HttpStatusCode.NotFound)]
+    public async Task Head_requests_answer_the_status_without_a_body(string path, HttpStatusCode status)
+    {
+        await using var server = await TestServer.StartAsync(new FakeEngine());
+
+        using var response = await server.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, await server.StatusAsync("healthz"));
+    }
+
+    [Theory]
     [InlineData("GET", "v1/chat/completions", HttpStatusCode.NotFound, "not_found")]
     [InlineData("POST", "", HttpStatusCode.NotFound, "not_found")]
     [InlineData("GET", "v1/completions", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]

@@ -120,6 +120,29 @@ public class ServingHostTests
     }
 
     [Fact]
+    public async Task RunAsync_serves_until_its_token_is_cancelled_then_returns_exit_code_zero()
+    {
+        var engine = new FakeEngine();
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        using var stop = new CancellationTokenSource();
+        var running = ServingHost.RunAsync(new ServerOptions(Port: 0, Address: IPAddress.Loopback, Registry: registry),
+            _ => Task.FromResult<Engine.ICompletionEngine>(engine), cancellationToken: stop.Token);
+        await Eventually.WaitUntilAsync(() => ReadyAsync(registry), "the host reports ready in its metrics");
+
+        await stop.CancelAsync();
+
+        Assert.Equal(0, await Eventually.Within(running, "RunAsync returned"));
+        await Eventually.Within(engine.Disposed, "the engine was disposed");
+    }
+
+    private static async Task<bool> ReadyAsync(Prometheus.CollectorRegistry registry)
+    {
+        using var text = new MemoryStream();
+        await registry.CollectAndExportAsTextAsync(text);
+        return System.Text.Encoding.UTF8.GetString(text.ToArray()).Contains("nexus_serving_ready 1", StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stopping_while_the_model_loads_cancels_the_load_and_exits_zero()
     {
         var loadCancelled = new TaskCompletionSource();
