@@ -146,7 +146,15 @@ internal sealed partial class ServingHandler(ServingHost host, ILogger<ServingHa
     private async Task<int> CompletionCoreAsync(HttpContext context)
     {
         var limits = host.Options.EffectiveLimits;
-        var parsed = await ReadAndParseAsync(context, limits);
+        CompletionParseResult parsed;
+        try
+        {
+            parsed = await ReadAndParseAsync(context, limits);
+        }
+        catch (BadHttpRequestException e)
+        {
+            return await WriteErrorAsync(context, ServerErrors.BadHttp(e.StatusCode, e.Message));
+        }
         if (!parsed.IsValid)
             return await WriteErrorAsync(context, parsed.Error);
 
