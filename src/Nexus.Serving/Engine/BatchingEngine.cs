@@ -31,6 +31,7 @@ public sealed class BatchingEngine : ICompletionEngine
     private long nextId;
     private bool stopping;
     private volatile int batchSize;
+    private int disposed;
 
     /// <summary>Starts the loop over <paramref name="model"/>, which the caller keeps owning (and disposes after this).</summary>
     public BatchingEngine(CausalLanguageModel model, ITextTokenizer tokenizer, EngineOptions options)
@@ -339,7 +340,7 @@ public sealed class BatchingEngine : ICompletionEngine
             Monitor.Pulse(gate);
         }
         await stopped.Task.ConfigureAwait(false);
-        if (ownsModel) model.Dispose();
+        if (ownsModel && Interlocked.Exchange(ref disposed, 1) == 0) model.Dispose();
     }
 
     /// <summary>One request: its stream of events, and (on the loop thread only) its place in the batch.</summary>
