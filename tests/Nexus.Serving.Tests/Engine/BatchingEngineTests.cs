@@ -147,11 +147,22 @@ public class BatchingEngineTests
     public async Task A_consumer_that_stops_reading_frees_its_slot()
     {
         using var model = Dense();
+        var abandoned = Request("walk away", 40);
+        Assert.NotEqual("", Reference(model, Tokenizer, abandoned with { MaxTokens = 1 }).Text);   // text from the prefill's token
         await using var engine = new BatchingEngine(model, Tokenizer, new EngineOptions { MaxBatchSize = 1 });
-        await foreach (var _ in engine.GenerateAsync(Request("walk away", 40), CancellationToken.None)) break;
+        var recorder = new StepRecorder(engine);
+        recorder.HoldAfter(1);
+
+        var reading = engine.GenerateAsync(abandoned, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await reading.MoveNextAsync());
+        Assert.IsType<GenerationText>(reading.Current);
+        recorder.WaitHeld();
+        await reading.DisposeAsync();                               // stops reading without cancelling any token
+        recorder.Release();
 
         var next = await Collect(engine, Request("next", 2));
         Assert.Equal(FinishReason.Length, next.Finished.Reason);
+        Assert.Single(recorder.StepsOf(abandoned.Prompt));          // dropped at the next iteration, not after 40 tokens
     }
 
     [Fact]
