@@ -30,6 +30,7 @@ public sealed class BatchingEngine : ICompletionEngine
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long nextId;
     private bool stopping;
+    private string? loopFailure;                 // why the loop died, when it did
     private volatile int batchSize;
     private int disposed;
 
@@ -165,7 +166,9 @@ public sealed class BatchingEngine : ICompletionEngine
     }
 
     private GenerationRefusedException ShuttingDown() =>
-        new(503, "The server is shutting down and takes no new completions. Retry on another replica.", retryAfter: options.RetryAfter);
+        loopFailure is { } failure
+            ? new(503, $"The generation engine stopped after an internal error ({failure}); restart the server.", retryAfter: options.RetryAfter)
+            : new(503, "The server is shutting down and takes no new completions. Retry on another replica.", retryAfter: options.RetryAfter);
 
     private void Wake()
     {
@@ -214,6 +217,7 @@ public sealed class BatchingEngine : ICompletionEngine
         {
             foreach (var sequence in active) sequence.Fail(new InvalidOperationException($"The batching engine's loop failed: {e.Message}", e));
             active.Clear();
+            lock (gate) loopFailure = e.Message;
         }
         finally
         {
