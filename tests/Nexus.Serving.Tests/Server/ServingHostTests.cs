@@ -42,7 +42,7 @@ public class ServingHostTests
     public async Task A_model_that_fails_to_load_stops_the_host_with_a_non_zero_exit_code()
     {
         var host = await ServingHost.StartAsync(new ServerOptions(Port: 0, Address: IPAddress.Loopback),
-            _ => Task.FromException<Engine.ICompletionEngine>(new InvalidDataException("manifest digest mismatch for shard 3")));
+            _ => Task.FromException<global::Nexus.Serving.Engine.ICompletionEngine>(new InvalidDataException("manifest digest mismatch for shard 3")));
         await using (host)
         {
             var exitCode = await Eventually.Within(host.Exited, "the host exited");
@@ -126,7 +126,7 @@ public class ServingHostTests
         var registry = Prometheus.Metrics.NewCustomRegistry();
         using var stop = new CancellationTokenSource();
         var running = ServingHost.RunAsync(new ServerOptions(Port: 0, Address: IPAddress.Loopback, Registry: registry),
-            _ => Task.FromResult<Engine.ICompletionEngine>(engine), cancellationToken: stop.Token);
+            _ => Task.FromResult<global::Nexus.Serving.Engine.ICompletionEngine>(engine), cancellationToken: stop.Token);
         await Eventually.WaitUntilAsync(() => ReadyAsync(registry), "the host reports ready in its metrics");
 
         await stop.CancelAsync();
