@@ -20,5 +20,6 @@ public static class NexusCommands
             EvaluateCommand.Create(),
             ExportCommand.Create(),
             GenerateCommand.Create(),
+            ServeCommand.Create(),
         };
 }

@@ -39,7 +39,7 @@ public static class ServingDeployment
         var serving = model.Spec.Serving;
         var container = serving.Runtime switch
         {
-            ServingRuntime.Builtin => BuiltinContainer(serving, modelUri, settings),
+            ServingRuntime.Builtin => BuiltinContainer(model.Metadata.Name, serving, modelUri, settings),
             ServingRuntime.Vllm => throw new NotSupportedException(
                 $"NexusModel {model.Metadata.Name}: spec.serving.runtime vllm is not supported yet; it arrives with the vLLM " +
                 "serving issue (vLLM on the model's Qwen2-MoE export, docs/export.md). Use runtime: builtin."),
@@ -111,8 +111,8 @@ public static class ServingDeployment
         [Labels.NexusModel] = KubernetesNames.LabelValue(model.Metadata.Name),
     };
 
-    /// <summary><c>nexus serve --model URI --port P</c> (the serve command arrives with the serving issue).</summary>
-    private static V1Container BuiltinContainer(ServingSpec serving, string modelUri, OperatorSettings settings)
+    /// <summary><c>nexus serve --model URI --model-id NAME --port P</c>: clients name the model by the NexusModel's name.</summary>
+    private static V1Container BuiltinContainer(string name, ServingSpec serving, string modelUri, OperatorSettings settings)
     {
         var port = serving.Port.ToString(CultureInfo.InvariantCulture);
         return new V1Container
@@ -121,7 +121,7 @@ public static class ServingDeployment
             Image = settings.WorkerImage,
             ImagePullPolicy = settings.WorkerImagePullPolicy,
             Command = [WorkerPod.Command],
-            Args = ["serve", "--model", modelUri, "--port", port],
+            Args = ["serve", "--model", modelUri, "--model-id", name, "--port", port],
             WorkingDir = ModelCachePath,
             Ports = [new V1ContainerPort { Name = PortName, ContainerPort = serving.Port, Protocol = "TCP" }],
             Env = WorkerPod.Environment(settings, ModelCachePath),

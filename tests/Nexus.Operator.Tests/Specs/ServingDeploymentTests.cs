@@ -75,7 +75,7 @@ public class ServingDeploymentTests
         var deployment = Deployment();
         var container = deployment.Spec.Template.Spec.Containers.Single();
 
-        Assert.Equal(["serve", "--model", Paths.RevisionModel(DemoModel(), DemoBuild(3)), "--port", "8080"], container.Args);
+        Assert.Equal(["serve", "--model", Paths.RevisionModel(DemoModel(), DemoBuild(3)), "--model-id", "demo", "--port", "8080"], container.Args);
         Assert.Equal("/readyz", container.ReadinessProbe.HttpGet.Path);
         Assert.Equal("/healthz", container.LivenessProbe.HttpGet.Path);
         Assert.Equal("/readyz", container.StartupProbe.HttpGet.Path);
