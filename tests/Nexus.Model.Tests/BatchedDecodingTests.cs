@@ -10,20 +10,7 @@ public class BatchedDecodingTests
 
     private const double Tolerance = 1e-4;
 
-    private static CausalLanguageModel Create(Kind kind)
-    {
-        if (kind == Kind.Dense) return TinyModels.Create();
-        var config = NexusMoeConfig.FromDense(TinyModels.Config(), ["a", "b", "c", "d"], RouterKind.Nexus, domainEmbeddingSize: 12, topK: 2);
-        var moe = new NexusMoeForCausalLM(config);
-        using (no_grad())
-        {
-            var generator = new Generator(11);
-            foreach (var (_, tensor) in moe.state_dict()) tensor.normal_(0, 0.3, generator);
-        }
-        moe.PrepareForInference();
-        moe.eval();
-        return moe;
-    }
+    private static CausalLanguageModel Create(Kind kind) => kind == Kind.Dense ? TinyModels.Create() : TinyModels.Moe();
 
     private static long[] Prompt(int length, long seed) =>
         TinyModels.RandomIds(length, TinyModels.Config().VocabSize, seed)[0].data<long>().ToArray();

@@ -30,6 +30,22 @@ internal static class TinyModels
         return model;
     }
 
+    /// <summary>A Nexus MoE of four experts, top-2, upcycled in shape from <paramref name="dense"/> (default
+    /// <see cref="Config"/>), its weights random with the same large spread, ready for inference.</summary>
+    public static NexusMoeForCausalLM Moe(LlamaConfig? dense = null)
+    {
+        var config = NexusMoeConfig.FromDense(dense ?? Config(), ["a", "b", "c", "d"], RouterKind.Nexus, domainEmbeddingSize: 12, topK: 2);
+        var moe = new NexusMoeForCausalLM(config);
+        using (torch.no_grad())
+        {
+            var generator = new torch.Generator(11);
+            foreach (var (_, tensor) in moe.state_dict()) tensor.normal_(0, 0.3, generator);
+        }
+        moe.PrepareForInference();
+        moe.eval();
+        return moe;
+    }
+
     public static torch.Tensor RandomIds(int length, int vocab, long seed, int batch = 1)
     {
         var generator = new torch.Generator((ulong)seed);

@@ -18,7 +18,7 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
     public const string ArtifactsFinalizer = "nexus.moe/artifacts";
 
     private readonly ArtifactPaths _paths = new(settings);
-    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
+    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events, settings);
 
     public async Task<ReconcileResult> ReconcileAsync(Expert expert, CancellationToken cancellationToken)
     {
@@ -51,34 +51,23 @@ public sealed class ExpertReconciler(ControllerContext<Expert> context, Operator
         var embedding = checkpoint.Result is null
             ? null
             : await _steps.ObserveAsync(expert.Metadata.NamespaceProperty, embedStep, expert.Status?.Artifacts?.Embedding, cancellationToken);
-        if (new[] { checkpoint, embedding }.FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, expert)) is { } foreign)
+        if (StepJobs.ForeignJob(expert, [checkpoint, embedding]) is { } wait)
         {
-            return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this Expert's (a deleted namesake's, still being collected)");
+            return wait;
         }
 
         var decision = ExpertProgress.Decide(checkpoint, embedding);
-        if (decision.Create is { } step)
+        if (decision.Create is { } step && await _steps.CreateAsync(expert, step, expert.Spec.Resources, cancellationToken) is { } stalled)
         {
-            V1Job job;
-            try
-            {
-                job = StepJob.Build(expert, step, expert.Spec.Resources, settings);
-            }
-            catch (ArgumentException invalid)
-            {
-                return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
-            }
-
-            await _steps.CreateAsync(expert, job, cancellationToken);
+            return stalled;
         }
 
         var previous = expert.Status;
         var written = await context.Status.UpdateAsync(
             expert, copy => ExpertProgress.Apply(copy, decision, context.Time.GetUtcNow()), cancellationToken);
-        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not Health.Progressing && previous?.Message != decision.Message))
+        if (written.Written)
         {
-            var type = decision.Health is Health.Failed or Health.Stalled ? EventType.Warning : EventType.Normal;
-            context.Events.Record(written.Resource, type, decision.Reason, decision.Message);
+            context.Events.RecordTransition(written.Resource, previous?.Phase, previous?.Message, decision.Phase, decision.Health, decision.Reason, decision.Message);
         }
 
         return ReconcileResult.Done;

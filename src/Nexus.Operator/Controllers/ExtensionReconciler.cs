@@ -16,7 +16,7 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
     : IReconciler<Extension>
 {
     private readonly ArtifactPaths _paths = new(settings);
-    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
+    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events, settings);
 
     public async Task<ReconcileResult> ReconcileAsync(Extension extension, CancellationToken cancellationToken)
     {
@@ -65,25 +65,15 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
             }
 
             var observed = await ObserveAsync(extension, start, [.. plan.Surgeries, evaluation], cancellationToken);
-            if (observed.Steps.FirstOrDefault(step => step.Job is { } job && !OwnerReferences.IsControlledBy(job, extension)) is { } foreign)
+            if (StepJobs.ForeignJob(extension, observed.Steps) is { } wait)
             {
-                return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this Extension's (a deleted namesake's, still being collected)");
+                return wait;
             }
 
             decision = ExtensionProgress.Decide(observed);
-            if (decision.Create is { } step)
+            if (decision.Create is { } step && await _steps.CreateAsync(extension, step, model!.Spec.Resources, cancellationToken) is { } stalled)
             {
-                V1Job job;
-                try
-                {
-                    job = StepJob.Build(extension, step, model!.Spec.Resources, settings);
-                }
-                catch (ArgumentException invalid)
-                {
-                    return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
-                }
-
-                await _steps.CreateAsync(extension, job, cancellationToken);
+                return stalled;
             }
         }
 
@@ -95,10 +85,9 @@ public sealed class ExtensionReconciler(ControllerContext<Extension> context, Op
         var previous = extension.Status;
         var written = await context.Status.UpdateAsync(
             extension, copy => ExtensionProgress.Apply(copy, decision, context.Time.GetUtcNow()), cancellationToken);
-        if (written.Written && (previous?.Phase != decision.Phase || decision.Health is not Health.Progressing && previous?.Message != decision.Message))
+        if (written.Written)
         {
-            var type = decision.Health is Health.Failed or Health.Stalled ? EventType.Warning : EventType.Normal;
-            context.Events.Record(written.Resource, type, decision.Reason, decision.Message);
+            context.Events.RecordTransition(written.Resource, previous?.Phase, previous?.Message, decision.Phase, decision.Health, decision.Reason, decision.Message);
         }
 
         return ReconcileResult.Done;

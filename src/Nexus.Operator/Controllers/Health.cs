@@ -1,4 +1,7 @@
+using k8s;
+using k8s.Models;
 using Nexus.Api;
+using Nexus.Operator.Events;
 
 namespace Nexus.Operator.Controllers;
 
@@ -29,4 +32,17 @@ public static class HealthConditions
             Health.Progressing => Conditions.MarkReconciling(status, reason, message, generation, now),
             _ => Conditions.MarkStalled(status, reason, message, generation, now),
         };
+
+    /// <summary>After a status write: an Event when the phase changed, or when a stalled or failed resource's message did
+    /// (a new failure) — Warning for those, Normal otherwise. Progress within a phase records nothing.</summary>
+    public static void RecordTransition<TPhase>(
+        this IEventRecorder events, IKubernetesObject<V1ObjectMeta> written, TPhase? phaseBefore, string? messageBefore,
+        TPhase phase, Health health, string reason, string message)
+        where TPhase : struct, Enum
+    {
+        if (!Equals(phaseBefore, phase) || health is not Health.Progressing && messageBefore != message)
+        {
+            events.Record(written, health is Health.Failed or Health.Stalled ? EventType.Warning : EventType.Normal, reason, message);
+        }
+    }
 }

@@ -32,7 +32,7 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
     public const string ArtifactRemovalFailed = "ArtifactRemovalFailed";
 
     private readonly ArtifactPaths _paths = new(settings);
-    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events);
+    private readonly StepJobs _steps = new(context.Informers, stores, context.Client, context.Events, settings);
 
     /// <summary>Per model uid, pruned revisions whose folders could not be removed yet: retried with the queue's backoff.
     /// An operator restart forgets them (the folders then go with the model).</summary>
@@ -91,27 +91,16 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
                 return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
             }
 
-            if (new[] { observed.Upcycle, observed.Finetune, observed.Evaluate }
-                    .FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, model)) is { } foreign)
+            if (StepJobs.ForeignJob(model, [observed.Upcycle, observed.Finetune, observed.Evaluate]) is { } wait)
             {
-                return ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this NexusModel's (a deleted namesake's, still being collected)");
+                return wait;
             }
 
             build = ModelProgress.DecideBuild(observed, now, RevisionPolicy.BuildSpecHash(model.Spec));
             await DeleteStaleJobsAsync(model, build, cancellationToken);
-            if (build.Create is { } step)
+            if (build.Create is { } step && await _steps.CreateAsync(model, step, model.Spec.Resources, cancellationToken) is { } stalled)
             {
-                V1Job job;
-                try
-                {
-                    job = StepJob.Build(model, step, model.Spec.Resources, settings);
-                }
-                catch (ArgumentException invalid)
-                {
-                    return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
-                }
-
-                await _steps.CreateAsync(model, job, cancellationToken);
+                return stalled;
             }
         }
         else if (policy.Action == RevisionAction.Extend)

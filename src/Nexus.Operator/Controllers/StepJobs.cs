@@ -5,6 +5,7 @@ using k8s.Models;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Caching;
 using Nexus.Operator.Events;
+using Nexus.Operator.Runtime;
 using Nexus.Operator.Specs;
 using Nexus.Storage;
 
@@ -12,7 +13,8 @@ namespace Nexus.Operator.Controllers;
 
 /// <summary>A step's Job for any owner (Expert, NexusModel, Extension): observed — the Job and its pods from the caches,
 /// the result from the store — created, and deleted when it is stale.</summary>
-public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory stores, IKubernetes? client, IEventRecorder events)
+public sealed class StepJobs(
+    InformerFactory informers, ArtifactStoreFactory stores, IKubernetes? client, IEventRecorder events, OperatorSettings settings)
 {
     /// <summary>
     /// The step's result is the one already recorded in the owner's status for this step's location, or else what its
@@ -33,11 +35,25 @@ public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory sto
         return new StepObservation(step, result, job, pods);
     }
 
-    /// <summary>Creates the step's Job, never updates one: its name is the owner's and the generation's or revision's, so
-    /// 409 AlreadyExists means an earlier reconcile created it and the Job cache has not seen it yet (its event reconciles
-    /// the owner again).</summary>
-    public async Task CreateAsync(IKubernetesObject<V1ObjectMeta> owner, V1Job job, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the step's Job (<see cref="StepJob.Build"/> with <paramref name="resources"/>), never updates one: its name
+    /// is the owner's and the generation's or revision's, so 409 AlreadyExists means an earlier reconcile created it and
+    /// the Job cache has not seen it yet (its event reconciles the owner again). A Job the spec cannot be built into
+    /// (<see cref="ArgumentException"/> naming the field) is the reconcile's Terminal outcome; null otherwise.
+    /// </summary>
+    public async Task<ReconcileResult?> CreateAsync(
+        IKubernetesObject<V1ObjectMeta> owner, StepInvocation step, WorkloadResources resources, CancellationToken cancellationToken)
     {
+        V1Job job;
+        try
+        {
+            job = StepJob.Build(owner, step, resources, settings);
+        }
+        catch (ArgumentException invalid)
+        {
+            return ReconcileResult.Terminal(Reasons.InvalidSpec, invalid.Message);
+        }
+
         var kubernetes = client ?? throw new InvalidOperationException($"The {owner.Kind} reconciler needs a Kubernetes client to create Jobs.");
         try
         {
@@ -47,7 +63,16 @@ public sealed class StepJobs(InformerFactory informers, ArtifactStoreFactory sto
         catch (HttpOperationException exists) when (exists.Response.StatusCode == HttpStatusCode.Conflict)
         {
         }
+
+        return null;
     }
+
+    /// <summary>A Retry while one of the observed steps' Jobs exists but is not <paramref name="owner"/>'s (a deleted
+    /// namesake's, still being collected); null when every existing Job is its own.</summary>
+    public static ReconcileResult? ForeignJob(IKubernetesObject<V1ObjectMeta> owner, IEnumerable<StepObservation?> steps) =>
+        steps.FirstOrDefault(step => step?.Job is { } job && !OwnerReferences.IsControlledBy(job, owner)) is { } foreign
+            ? ReconcileResult.Retry($"Job {foreign.Step.JobName} exists but is not this {owner.Kind}'s (a deleted namesake's, still being collected)")
+            : null;
 
     /// <summary>The step's result as its output's manifest lists it now (null when nothing is published).</summary>
     public async Task<ArtifactReference?> ReadResultAsync(StepInvocation step, CancellationToken cancellationToken) =>

@@ -77,6 +77,8 @@ public sealed class ControllerTests : IAsyncDisposable
         await Eventually.WaitUntilAsync(() => _harness.Calls.Count == immediate + 1, "the timed requeue");
         Assert.Equal(start + TimeSpan.FromSeconds(30), _harness.Calls[^1].At);
         Assert.Equal(writesStatus ? 1 : 0, _harness.Patcher.Patches.Count);
+        // The outcome is counted once the reconcile returns, a moment after the call was recorded.
+        await Eventually.WaitUntilAsync(() => _harness.Results("requeue_after") >= immediate + 1, "the timed reconcile's outcome is counted");
         Assert.Equal(immediate + 1, _harness.Results("requeue_after"));
     }
 

@@ -7,6 +7,8 @@ using Nexus.Serving.Engine;
 using FinishReason = Nexus.Serving.Engine.FinishReason;
 using static TorchSharp.torch;
 
+using Nexus.Model.Tests;
+
 namespace Nexus.Serving.Tests.Engine;
 
 /// <summary>Tiny random models (byte vocabulary, context 64) and helpers to drive an engine.</summary>
@@ -17,36 +19,10 @@ internal static class EngineTestSupport
     public static LlamaConfig TinyConfig() => LlamaConfig.Preset("tiny") with { MaxPositionEmbeddings = 64 };
 
     /// <summary>A dense model with larger weights than HF's 0.02, so the greedy text depends on the prompt.</summary>
-    public static CausalLanguageModel Dense(long seed = 7)
-    {
-        var model = new LlamaForCausalLM(TinyConfig());
-        using (no_grad())
-        {
-            var generator = new Generator((ulong)seed);
-            foreach (var (name, parameter) in model.named_parameters())
-            {
-                if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.uniform_(0.5, 1.5, generator);
-                else parameter.normal_(0, 0.3, generator);
-            }
-        }
-        model.eval();
-        return model;
-    }
+    public static CausalLanguageModel Dense(long seed = 7) => TinyModels.Create(TinyConfig(), seed);
 
     /// <summary>A Nexus MoE of four experts, top-2.</summary>
-    public static CausalLanguageModel Moe()
-    {
-        var config = NexusMoeConfig.FromDense(TinyConfig(), ["a", "b", "c", "d"], RouterKind.Nexus, domainEmbeddingSize: 12, topK: 2);
-        var moe = new NexusMoeForCausalLM(config);
-        using (no_grad())
-        {
-            var generator = new Generator(11);
-            foreach (var (_, tensor) in moe.state_dict()) tensor.normal_(0, 0.3, generator);
-        }
-        moe.PrepareForInference();
-        moe.eval();
-        return moe;
-    }
+    public static CausalLanguageModel Moe() => TinyModels.Moe(TinyConfig());
 
     public static CausalLanguageModel Create(ModelKind kind) => kind == ModelKind.Dense ? Dense() : Moe();
 
