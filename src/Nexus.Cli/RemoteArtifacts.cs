@@ -15,6 +15,10 @@ public sealed class RemoteArtifacts : IDisposable
     private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
     // Options whose values are text, never locations (a prompt may well start with s3://).
     private static readonly HashSet<string> TextOptions = ["--prompt", "--name", "--mix", "--router", "--format", "--model-size", "--dtype"];
+    // Inputs a command fetches itself once it is up, through FetchInputAsync: nexus serve answers /healthz (and /readyz
+    // "loading") while its model downloads, and a SIGTERM then cancels the download.
+    private static readonly Dictionary<string, HashSet<string>> FetchedByCommand = new() { ["serve"] = ["--model"] };
+    private readonly HashSet<string> deferred;
     private readonly List<(string Local, ArtifactLocation Remote)> outputs = [];
     // One store per location for the whole command line: an S3 store holds an HTTP client.
     private readonly Dictionary<ArtifactLocation, IArtifactStore> stores = [];
@@ -22,6 +26,8 @@ public sealed class RemoteArtifacts : IDisposable
     private readonly Dictionary<string, string> locations = [];
     private readonly string cache = DefaultCache;
     private S3Settings? settings;
+
+    private RemoteArtifacts(HashSet<string> deferred) => this.deferred = deferred;
 
     /// <summary>The command line being run, for steps that publish as they go (training checkpoints).</summary>
     public static RemoteArtifacts? Current { get; private set; }
@@ -49,7 +55,7 @@ public sealed class RemoteArtifacts : IDisposable
     public static (RemoteArtifacts? Remote, string[] Args) Prepare(string[] args)
     {
         if (!args.Any(a => a.Contains("s3://", StringComparison.Ordinal) || a.Contains("file://", StringComparison.Ordinal))) return (null, args);
-        var remote = new RemoteArtifacts();
+        var remote = new RemoteArtifacts(args.Length > 0 && FetchedByCommand.TryGetValue(args[0], out var options) ? options : []);
         var resume = args.Contains("--resume");
         var rewritten = new string[args.Length];
         string? option = null;
@@ -80,12 +86,14 @@ public sealed class RemoteArtifacts : IDisposable
     /// <summary>A value, or a NAME=VALUE pair (<c>--expert</c>, <c>--domain</c>), with its location made local.</summary>
     private string Rewrite(string value, string option, bool resume)
     {
-        if (TextOptions.Contains(option)) return value;
+        if (TextOptions.Contains(option) || deferred.Contains(option)) return value;
         var equals = value.IndexOf('=');
         if (equals > 0 && IsLocation(value[(equals + 1)..])) return $"{value[..equals]}={Rewrite(value[(equals + 1)..], option, resume)}";
         if (!IsLocation(value)) return value;
         var location = ArtifactLocation.Parse(value);
-        var local = !location.IsS3 ? location.Path : OutputOptions.Contains(option) ? Stage(location, resume) : Fetch(location);
+        var local = !location.IsS3 ? location.Path
+            : OutputOptions.Contains(option) ? Stage(location, resume)
+            : FetchAsync(location, CancellationToken.None).GetAwaiter().GetResult();
         locations[local] = value;
         return local;
     }
@@ -99,20 +107,20 @@ public sealed class RemoteArtifacts : IDisposable
     /// or a path inside one (<c>s3://b/runs/seed/model</c> inside the run published at <c>s3://b/runs/seed</c>); returns
     /// the local folder or file it names (an artifact of one file named like the location gives that file).
     /// </summary>
-    private string Fetch(ArtifactLocation location)
+    private async Task<string> FetchAsync(ArtifactLocation location, CancellationToken cancellationToken)
     {
         var segments = location.Path.Split('/');
         for (var keep = segments.Length; keep >= 1; keep--)
         {
             var artifact = ArtifactLocation.Parse($"s3://{location.Bucket}/{string.Join('/', segments[..keep])}");
             var store = Store(artifact);
-            if (store.GetManifestAsync().GetAwaiter().GetResult() is not { } manifest) continue;
+            if (await store.GetManifestAsync(cancellationToken) is not { } manifest) continue;
             var local = CachePath(artifact, "in");
             var stamp = local + ".publish";
             if (!(Directory.Exists(local) && File.Exists(stamp) && File.ReadAllText(stamp) == manifest.Publish))
             {
                 Console.Error.WriteLine($"Fetching {artifact} ({manifest.TotalSize:N0} bytes in {manifest.Files.Count} files)...");
-                manifest = store.FetchAsync(local).GetAwaiter().GetResult(); // what was fetched, should a publish have come between
+                manifest = await store.FetchAsync(local, cancellationToken); // what was fetched, should a publish have come between
                 File.WriteAllText(stamp, manifest.Publish);
             }
             var inside = string.Join('/', segments[keep..]);
@@ -124,6 +132,22 @@ public sealed class RemoteArtifacts : IDisposable
             return manifest.Files is [{ Path: var only }] && only == name ? Path.Combine(local, name) : local;
         }
         throw new ArgumentException($"{location} holds no published artifact, nor does any prefix of it; publish it first (the --out of an earlier step).");
+    }
+
+    /// <summary>
+    /// An input the command fetches itself (see <c>FetchedByCommand</c>): an <c>s3://</c> value is fetched and verified
+    /// into the cache as <see cref="Prepare"/> would have done, a <c>file://</c> value is its path, anything else is a
+    /// local path already.
+    /// </summary>
+    public static async Task<string> FetchInputAsync(string value, CancellationToken cancellationToken)
+    {
+        if (!IsLocation(value)) return value;
+        var location = ArtifactLocation.Parse(value);
+        if (!location.IsS3) return location.Path;
+        var remote = Current ?? throw new InvalidOperationException($"{value}: no command line is being run to fetch it for.");
+        var local = await remote.FetchAsync(location, cancellationToken);
+        remote.locations[local] = value;
+        return local;
     }
 
     /// <summary>A staging path for an output; with --resume, the published artifact (its checkpoints) is fetched into it first.</summary>

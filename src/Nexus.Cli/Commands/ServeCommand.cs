@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Nexus.Serving.Engine;
 using Nexus.Serving.Server;
 
@@ -6,9 +8,9 @@ namespace Nexus.Cli.Commands;
 
 /// <summary>
 /// <c>nexus serve</c>: an OpenAI-compatible completions server (docs/serving.md) over one model revision, the command the
-/// operator's serving Deployment runs. An <c>s3://</c> model is fetched and verified against its manifest before the
-/// server starts (as every step's input is); the server then answers <c>/healthz</c> at once and <c>/readyz</c> once the
-/// model is loaded and warmed up. SIGTERM drains in-flight requests.
+/// operator's serving Deployment runs. The server answers <c>/healthz</c> at once and <c>/readyz</c> only once the model
+/// is fetched (an <c>s3://</c> model is verified against its manifest, as every step's input is), loaded and warmed up;
+/// a SIGTERM while it loads cancels the load, and once serving drains in-flight requests.
 /// </summary>
 public static class ServeCommand
 {
@@ -42,15 +44,35 @@ public static class ServeCommand
             engine.Validate();
             var seconds = parsed.GetValue(timeout);
             if (seconds < 1) throw new ArgumentException($"--request-timeout is {seconds}; give at least 1 second.");
+            if (folder.Contains("://", StringComparison.Ordinal))
+                Storage.ArtifactLocation.Parse(folder); // a malformed location is refused now; the model is fetched once the server is up
+            else if (!File.Exists(Path.Combine(folder, "config.json")))
+                throw new ArgumentException($"--model {folder}: no model there (no config.json); give a model folder or its s3:// location.");
             var server = new ServerOptions(Port: parsed.GetValue(port), RequestTimeout: TimeSpan.FromSeconds(seconds));
 
             using var shutdown = new ShutdownSignal();
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(shutdown.Token, cancellation);
-            return await ServingHost.RunAsync(server, token => LoadAsync(folder, engine, token), cancellationToken: stopping.Token);
+            using var logging = StandardErrorLogging();
+            return await ServingHost.RunAsync(server, token => LoadAsync(folder, engine, token), logging, stopping.Token);
         });
         return command;
     }
 
-    private static async Task<ICompletionEngine> LoadAsync(string folder, EngineOptions options, CancellationToken cancellationToken) =>
-        await BatchingEngine.LoadAsync(folder, options, cancellationToken);
+    /// <summary>One line per event on stderr (a pod's log), information and up; stdout stays empty.</summary>
+    private static ILoggerFactory StandardErrorLogging() => LoggerFactory.Create(logging => logging
+        .SetMinimumLevel(LogLevel.Information)
+        .AddFilter("Microsoft", LogLevel.Warning)
+        .AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.UseUtcTimestamp = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        })
+        .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
+
+    private static async Task<ICompletionEngine> LoadAsync(string model, EngineOptions options, CancellationToken cancellationToken)
+    {
+        var folder = await RemoteArtifacts.FetchInputAsync(model, cancellationToken);
+        return await BatchingEngine.LoadAsync(folder, options, cancellationToken);
+    }
 }

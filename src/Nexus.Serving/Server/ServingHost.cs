@@ -228,7 +228,7 @@ public sealed partial class ServingHost : IAsyncDisposable
                 LoadError = e.Message;
                 state = ServingState.Failed;
             }
-            LogLoadFailed(logger, e);
+            LogLoadFailed(logger, e, e.Message);
             _ = StopAsync();
         }
     }
@@ -291,8 +291,8 @@ public sealed partial class ServingHost : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {ModelId} loaded and warm; ready")]
     private static partial void LogReady(ILogger logger, string modelId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The model failed to load; stopping")]
-    private static partial void LogLoadFailed(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The model failed to load, stopping: {Reason}")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: {InFlight} requests in flight, grace period {GraceSeconds} s")]
     private static partial void LogStopping(ILogger logger, int inFlight, double graceSeconds);
