@@ -2,13 +2,14 @@ using System.Text.Json.Serialization;
 
 namespace Nexus.Serving.Completions;
 
-/// <summary>Why a choice stopped: a stop string or the end-of-sequence token (<c>stop</c>), or max_tokens reached (<c>length</c>).</summary>
+/// <summary>Why a completion stopped, as OpenAI's <c>finish_reason</c> says it: the engine reports it and the server
+/// writes it as it is.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<FinishReason>))]
 public enum FinishReason
 {
     /// <summary>A stop string or the end-of-sequence token ended the text.</summary>
     [JsonStringEnumMemberName("stop")] Stop,
-    /// <summary>max_tokens tokens were generated.</summary>
+    /// <summary>max_tokens, or the model's context, ended the text.</summary>
     [JsonStringEnumMemberName("length")] Length,
 }
 

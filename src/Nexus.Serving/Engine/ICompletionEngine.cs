@@ -2,16 +2,6 @@ using Nexus.Serving.Completions;
 
 namespace Nexus.Serving.Engine;
 
-/// <summary>Why a completion ended, as OpenAI's <c>finish_reason</c> says it.</summary>
-public enum FinishReason
-{
-    /// <summary>A stop string or the end-of-sequence token ended it ("stop").</summary>
-    Stop,
-
-    /// <summary>max_tokens, or the model's context, ended it ("length").</summary>
-    Length,
-}
-
 /// <summary>What the engine yields for one completion, in order: text as it becomes final, then one
 /// <see cref="GenerationFinished"/>.</summary>
 public abstract record GenerationEvent;

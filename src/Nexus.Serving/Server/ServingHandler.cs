@@ -6,8 +6,6 @@ using Microsoft.Extensions.Logging;
 using Nexus.Serving.Completions;
 using Nexus.Serving.Engine;
 using Prometheus;
-using CompletionFinishReason = Nexus.Serving.Completions.FinishReason;
-using EngineFinishReason = Nexus.Serving.Engine.FinishReason;
 
 namespace Nexus.Serving.Server;
 
@@ -268,7 +266,7 @@ internal sealed partial class ServingHandler(ServingHost host, ILogger<ServingHa
             return await FailAsync(run, streaming, ServerErrors.Internal());
         }
         host.Metrics.Finished(finished);
-        var reason = finished.Reason == EngineFinishReason.Stop ? CompletionFinishReason.Stop : CompletionFinishReason.Length;
+        var reason = finished.Reason;
         if (run.Request.Stream)
         {
             streaming = await StartStreamAsync(context, streaming);
@@ -282,7 +280,7 @@ internal sealed partial class ServingHandler(ServingHost host, ILogger<ServingHa
         return await WriteJsonAsync(context, 200, ServingJson.Serialize(response));
     }
 
-    private static CompletionChunk Chunk(Run run, string text, CompletionFinishReason? reason) =>
+    private static CompletionChunk Chunk(Run run, string text, FinishReason? reason) =>
         new(run.Id, run.Created, run.Engine.ModelId, [new CompletionChunkChoice(text, 0, reason)]);
 
     /// <summary>Answers a failure: the error as JSON before the stream began, or as a last event (no <c>[DONE]</c>) after.</summary>

@@ -1,5 +1,6 @@
 using Nexus.Model;
 using Nexus.Model.Tokenization;
+using Nexus.Serving.Completions;
 using Nexus.Serving.Engine;
 using static Nexus.Serving.Tests.Engine.EngineTestSupport;
 

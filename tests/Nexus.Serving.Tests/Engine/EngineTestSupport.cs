@@ -4,7 +4,6 @@ using Nexus.Model;
 using Nexus.Model.Tokenization;
 using Nexus.Serving.Completions;
 using Nexus.Serving.Engine;
-using FinishReason = Nexus.Serving.Engine.FinishReason;
 using static TorchSharp.torch;
 
 using Nexus.Model.Tests;

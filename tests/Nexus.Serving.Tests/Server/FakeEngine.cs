@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using Nexus.Serving.Completions;
 using Nexus.Serving.Engine;
-using FinishReason = Nexus.Serving.Engine.FinishReason;
 
 namespace Nexus.Serving.Tests.Server;
 

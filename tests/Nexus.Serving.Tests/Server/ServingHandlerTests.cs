@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Nexus.Serving.Completions;
 using Nexus.Serving.Engine;
-using FinishReason = Nexus.Serving.Engine.FinishReason;
 using Nexus.Serving.Server;
 using Nexus.Serving.Tests.Completions;
 
