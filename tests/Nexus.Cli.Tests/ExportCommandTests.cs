@@ -1,4 +1,5 @@
 using Nexus.Model;
+using Nexus.Model.Tests.Tokenization;
 using Nexus.Model.Tokenization;
 using static TorchSharp.torch;
 
@@ -14,13 +15,15 @@ public sealed class ExportCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private string SaveMoe()
+    /// <summary>A tiny MoE with the byte tokenizer, or with a Hugging Face tokenizer.json (a tiny BPE).</summary>
+    private string SaveMoe(bool hfTokenizer = false)
     {
-        var config = NexusMoeConfig.FromDense(LlamaConfig.Preset("tiny"), ["law", "code", "poems"], RouterKind.Nexus, domainEmbeddingSize: 8);
+        var dense = hfTokenizer ? LlamaConfig.Preset("tiny") with { VocabSize = TinyBpeFiles.VocabSize } : LlamaConfig.Preset("tiny");
+        var config = NexusMoeConfig.FromDense(dense, ["law", "code", "poems"], RouterKind.Nexus, domainEmbeddingSize: 8);
         using var model = new NexusMoeForCausalLM(config);
         using (no_grad()) foreach (var (_, tensor) in model.state_dict()) tensor.normal_(0, 0.1);
-        var path = Path.Combine(directory, "moe");
-        ModelCheckpoint.Save(model, path, TokenizerFiles.SaveByte);
+        var path = Path.Combine(directory, hfTokenizer ? "moe-bpe" : "moe");
+        ModelCheckpoint.Save(model, path, hfTokenizer ? staging => TinyBpeFiles.Write(staging, TinyBpeFiles.Document()) : TokenizerFiles.SaveByte);
         return path;
     }
 
@@ -34,6 +37,20 @@ public sealed class ExportCommandTests : IDisposable
         Assert.Contains("\"model_type\": \"qwen2_moe\"", File.ReadAllText(Path.Combine(output, "config.json")));
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
         Assert.True(File.Exists(Path.Combine(output, TokenizerFiles.NexusFileName)));
+    }
+
+    [Fact]
+    public void RequireHfTokenizer_RefusesAByteTokenizerModel_AndPassesOneWithTokenizerJson()
+    {
+        var moe = SaveMoe();
+        var output = Path.Combine(directory, "hf");
+
+        AssertOneLineError(Invoke("export", "--model", moe, "--format", "qwen2-moe", "--out", output, "--require-hf-tokenizer"),
+            $"--require-hf-tokenizer: the model has only {TokenizerFiles.NexusFileName} (the byte tokenizer), no tokenizer.json");
+        Assert.False(Directory.Exists(output));
+
+        AssertSuccess(Invoke("export", "--model", SaveMoe(hfTokenizer: true), "--format", "qwen2-moe", "--out", output, "--require-hf-tokenizer"));
+        Assert.True(File.Exists(Path.Combine(output, HuggingFaceTokenizer.FileName)));
     }
 
     [Fact]

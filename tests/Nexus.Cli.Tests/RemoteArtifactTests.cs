@@ -1,3 +1,6 @@
+using Nexus.Model;
+using Nexus.Model.Tests.Tokenization;
+using Nexus.Model.Tokenization;
 using Nexus.Storage;
 using Nexus.Storage.Tests;
 using static Nexus.Cli.Tests.CliRun;
@@ -81,6 +84,29 @@ public sealed class RemoteArtifactTests : IDisposable
         Assert.Contains("Fetching s3://nexus-cli/runs/seed to resume from it", again.Error);
         Assert.Contains("Resuming from", again.Out);
         Assert.Contains("step 6", again.Out);
+    }
+
+    [Fact]
+    public async Task ExportReadsItsModelFromS3_AsTheVllmServingPodsInitContainerDoes()
+    {
+        var dense = LlamaConfig.Preset("tiny") with { VocabSize = TinyBpeFiles.VocabSize };
+        var config = NexusMoeConfig.FromDense(dense, ["law", "code"], RouterKind.Nexus, domainEmbeddingSize: 8);
+        var revision = Path.Combine(directory, "r1");
+        var local = Path.Combine(revision, "moe");
+        using (var model = new NexusMoeForCausalLM(config))
+            ModelCheckpoint.Save(model, local, staging => TinyBpeFiles.Write(staging, TinyBpeFiles.Document()));
+        using (var store = new S3ArtifactStore(ArtifactLocation.Parse("s3://nexus-cli/models/demo/r1"), server.Settings))
+            await store.PublishAsync(revision);
+        var output = Path.Combine(directory, "export", "qwen2-moe");
+
+        var export = Invoke("export", "--model", "s3://nexus-cli/models/demo/r1/moe", "--format", "qwen2-moe", "--out", output,
+            "--dtype", "bf16", "--require-hf-tokenizer");
+
+        AssertSuccess(export);
+        Assert.Contains("Fetching s3://nexus-cli/models/demo/r1", export.Error);
+        Assert.Contains("Exported 2 experts", export.Out);
+        Assert.Contains("\"model_type\": \"qwen2_moe\"", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.True(File.Exists(Path.Combine(output, HuggingFaceTokenizer.FileName)));
     }
 
     [Fact]

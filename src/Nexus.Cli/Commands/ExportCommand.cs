@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Nexus.Model;
+using Nexus.Model.Tokenization;
 using Nexus.Training.Export;
 
 namespace Nexus.Cli.Commands;
@@ -15,12 +16,19 @@ public static class ExportCommand
         var output = new Option<string>("--out") { Description = "Folder to write (config.json, model.safetensors, tokenizer files); replaced as a whole if it exists.", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: f32, f16 or bf16 (f32 reproduces the logits to float rounding; f16/bf16 round every weight once).", DefaultValueFactory = _ => "f32" };
 
+        var requireHfTokenizer = new Option<bool>("--require-hf-tokenizer")
+        {
+            Description = $"Fail (exit code 2, nothing written) unless the model has a Hugging Face {HuggingFaceTokenizer.FileName}: " +
+                          $"a model with only the byte tokenizer's {TokenizerFiles.NexusFileName} cannot be served by vLLM with text prompts.",
+        };
+
         var command = new Command("export", "Write a Nexus MoE as a Qwen2-MoE or DeepSeek-MoE checkpoint that computes the same logits, for transformers and vLLM.")
         {
-            model, format, output, dtype,
+            model, format, output, dtype, requireHfTokenizer,
         };
         command.SetAction(parsed =>
         {
+            if (parsed.GetValue(requireHfTokenizer)) RequireHfTokenizer(parsed.GetValue(model)!);
             var target = HfMoeFormat.Parse(parsed.GetValue(format)!);
             var weights = ModelWeights.ParseDtype(parsed.GetValue(dtype)!);
             var summary = HfExporter.Run(parsed.GetValue(model)!, target, parsed.GetValue(output)!, weights);
@@ -31,5 +39,15 @@ public static class ExportCommand
             return CliHost.Success;
         });
         return command;
+    }
+
+    private static void RequireHfTokenizer(string modelDirectory)
+    {
+        if (!Directory.Exists(modelDirectory) || File.Exists(Path.Combine(modelDirectory, HuggingFaceTokenizer.FileName))) return; // a missing folder is the exporter's error
+        var has = File.Exists(Path.Combine(modelDirectory, TokenizerFiles.NexusFileName)) ? $"only {TokenizerFiles.NexusFileName} (the byte tokenizer)" : "no tokenizer";
+        throw new ArgumentException(
+            $"--require-hf-tokenizer: the model has {has}, no {HuggingFaceTokenizer.FileName}, so vLLM and other Hugging Face tools cannot " +
+            "turn text into its token ids; serve it with nexus serve (a NexusModel's spec.serving.runtime: builtin), or build it from a " +
+            "seed imported from the Hugging Face Hub, whose tokenizer it keeps.");
     }
 }

@@ -346,19 +346,27 @@ public sealed class NexusModelReconciler(ControllerContext<NexusModel> context, 
         }
 
         var running = ModelProgress.Serving(existing).TemplateRevision;
-        if (running != revision || existing.Spec?.Replicas != desired.Spec.Replicas)
+        var built = desired.Metadata.Annotations[Annotations.SpecHash];
+        if (running != revision || existing.Spec?.Replicas != desired.Spec.Replicas
+            || existing.Metadata.Annotations?.TryGetValue(Annotations.SpecHash, out var hash) != true || hash != built)
         {
-            var patch = new JsonObject
+            // A JSON patch that replaces the template whole: a merge patch would keep what the new template leaves out
+            // (vLLM's init container after a switch back to builtin, a removed node selector).
+            var annotations = new Dictionary<string, string>(existing.Metadata.Annotations ?? new Dictionary<string, string>());
+            foreach (var (key, value) in desired.Metadata.Annotations)
             {
-                ["spec"] = new JsonObject
-                {
-                    ["replicas"] = desired.Spec.Replicas,
-                    ["strategy"] = JsonNode.Parse(KubernetesJson.Serialize(desired.Spec.Strategy)),
-                    ["template"] = JsonNode.Parse(KubernetesJson.Serialize(desired.Spec.Template)),
-                },
-            };
+                annotations[key] = value;
+            }
+
+            JsonObject Add(string path, string json) => new() { ["op"] = "add", ["path"] = path, ["value"] = JsonNode.Parse(json) };
+            var patch = new JsonArray(
+                Add("/metadata/annotations", KubernetesJson.Serialize(annotations)),
+                Add("/spec/replicas", KubernetesJson.Serialize(desired.Spec.Replicas)),
+                Add("/spec/strategy", KubernetesJson.Serialize(desired.Spec.Strategy)),
+                Add("/spec/progressDeadlineSeconds", KubernetesJson.Serialize(desired.Spec.ProgressDeadlineSeconds)),
+                Add("/spec/template", KubernetesJson.Serialize(desired.Spec.Template)));
             var patched = await Client.AppsV1.PatchNamespacedDeploymentAsync(
-                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: cancellationToken);
+                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch), name, ns, cancellationToken: cancellationToken);
             if (running != revision)
             {
                 context.Events.Record(model, EventType.Normal, Reasons.RollingOut, $"Rolling Deployment {name} from revision {running} to {revision}.");

@@ -29,7 +29,7 @@ internal sealed class OperatorSettingsOptions
                 "Image of the step Jobs and serving pods; its entry point is the nexus CLI.",
                 Defaults.WorkerImage, (settings, value) => settings with { WorkerImage = value }),
             Text("--worker-image-pull-policy", "POLICY", nameof(OperatorSettings.WorkerImagePullPolicy),
-                "imagePullPolicy of the worker image: Always, IfNotPresent or Never.",
+                "imagePullPolicy of the worker image and the vLLM image: Always, IfNotPresent or Never.",
                 Defaults.WorkerImagePullPolicy, (settings, value) => settings with { WorkerImagePullPolicy = value }),
             Text("--artifact-root", "s3://BUCKET[/PREFIX]", nameof(OperatorSettings.ArtifactRoot),
                 "Where every artifact the operator's steps make is published, and where it reads their manifests.",
@@ -60,6 +60,13 @@ internal sealed class OperatorSettingsOptions
                 "Size limit of a pod's scratch emptyDir (HOME, temporary files, the artifact cache), in bytes as a " +
                 "Kubernetes quantity such as 100Gi.",
                 Defaults.ScratchSizeLimit, (settings, value) => settings with { ScratchSizeLimit = value }),
+            Text("--vllm-image", "IMAGE", nameof(OperatorSettings.VllmImage),
+                "Image of the serving pods of spec.serving.runtime vllm: vLLM's OpenAI server, a pinned release (pulled " +
+                "with --worker-image-pull-policy).",
+                Defaults.VllmImage, (settings, value) => settings with { VllmImage = value }),
+            Text("--vllm-dtype", "DTYPE", nameof(OperatorSettings.VllmDtype),
+                "dtype of the Qwen2-MoE export vLLM serves: bf16, f16 (GPUs without bfloat16) or f32 (exact, twice the memory).",
+                Defaults.VllmDtype, (settings, value) => settings with { VllmDtype = value }),
             Number("--serving-startup-timeout-seconds", "SECONDS", nameof(OperatorSettings.ServingStartupTimeoutSeconds),
                 "Seconds a serving pod may take to download and load its model, 10 or more.",
                 Defaults.ServingStartupTimeoutSeconds, "seconds", (settings, value) => settings with { ServingStartupTimeoutSeconds = value }),

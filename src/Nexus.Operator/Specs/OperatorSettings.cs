@@ -57,6 +57,15 @@ public sealed partial record OperatorSettings
     /// the Deployment's progress deadline allows this plus ten minutes.</summary>
     public int ServingStartupTimeoutSeconds { get; init; } = 1_800;
 
+    /// <summary>vLLM's OpenAI server image, for <c>spec.serving.runtime: vllm</c> (pulled with
+    /// <see cref="WorkerImagePullPolicy"/>). A pinned release, never <c>latest</c>, so pods of one Deployment run one
+    /// version; the default is CUDA only (a CPU or ROCm build of vLLM may be set instead).</summary>
+    public string VllmImage { get; init; } = "vllm/vllm-openai:v0.11.0";
+
+    /// <summary>dtype of the Qwen2-MoE export vLLM serves (<c>nexus export --dtype</c>): <c>bf16</c> (the default),
+    /// <c>f16</c> for GPUs without bfloat16 (before compute capability 8.0), or <c>f32</c>, the exact export.</summary>
+    public string VllmDtype { get; init; } = "bf16";
+
     /// <summary>Key of the access key in the S3 credentials Secret.</summary>
     public const string S3AccessKeyKey = "access-key";
 
@@ -89,8 +98,7 @@ public sealed partial record OperatorSettings
             }
         }
 
-        Check(!string.IsNullOrWhiteSpace(WorkerImage) && !WorkerImage.Any(char.IsWhiteSpace), nameof(WorkerImage),
-            $"'{WorkerImage}' is not an image reference.");
+        Check(IsImageReference(WorkerImage), nameof(WorkerImage), $"'{WorkerImage}' is not an image reference.");
         Check(WorkerImagePullPolicy is "Always" or "IfNotPresent" or "Never", nameof(WorkerImagePullPolicy),
             $"'{WorkerImagePullPolicy}' is not Always, IfNotPresent or Never.");
         Check(ArtifactRootPattern().IsMatch(ArtifactRoot ?? ""), nameof(ArtifactRoot),
@@ -114,6 +122,9 @@ public sealed partial record OperatorSettings
             $"'{WorkerServiceAccountName}' is not a ServiceAccount name (DNS subdomain).");
         Check(IsPositiveQuantity(ScratchSizeLimit), nameof(ScratchSizeLimit),
             $"'{ScratchSizeLimit}' is not a positive Kubernetes quantity such as 100Gi.");
+        Check(IsImageReference(VllmImage), nameof(VllmImage), $"'{VllmImage}' is not an image reference.");
+        Check(VllmDtypes.ContainsKey(VllmDtype ?? ""), nameof(VllmDtype),
+            $"'{VllmDtype}' is not one of {string.Join(", ", VllmDtypes.Keys)} (nexus export's --dtype).");
         Check(ServingStartupTimeoutSeconds >= 10, nameof(ServingStartupTimeoutSeconds),
             $"{ServingStartupTimeoutSeconds} is below 10 seconds; allow 10 or more.");
         return problems;
@@ -132,6 +143,21 @@ public sealed partial record OperatorSettings
         ActiveDeadlineSeconds.TryGetValue(step, out var seconds)
             ? seconds
             : throw new ArgumentException($"{nameof(OperatorSettings)}.{nameof(ActiveDeadlineSeconds)} has no entry for {step}.");
+
+    /// <summary>vLLM's <c>--dtype</c> for an export's <see cref="VllmDtype"/>.</summary>
+    public static string VllmDtypeName(string dtype) =>
+        VllmDtypes.TryGetValue(dtype, out var name)
+            ? name
+            : throw new ArgumentException($"{nameof(OperatorSettings)}.{nameof(VllmDtype)}: '{dtype}' is not one of {string.Join(", ", VllmDtypes.Keys)}.");
+
+    private static readonly IReadOnlyDictionary<string, string> VllmDtypes = new Dictionary<string, string>
+    {
+        ["bf16"] = "bfloat16",
+        ["f16"] = "float16",
+        ["f32"] = "float32",
+    };
+
+    private static bool IsImageReference(string? image) => !string.IsNullOrWhiteSpace(image) && !image.Any(char.IsWhiteSpace);
 
     private static bool IsDnsSubdomain(string? name) => name is { Length: > 0 and <= 253 } && DnsSubdomainPattern().IsMatch(name);
 

@@ -41,4 +41,9 @@ public static class Annotations
 
     /// <summary>On the serving Deployment and its pod template: the model revision served.</summary>
     public const string Revision = "nexus.moe/revision";
+
+    /// <summary>On the serving Deployment: a hash of the spec the operator built for it (<see cref="ServingDeployment.SpecHash"/>).
+    /// A different hash (a new revision, or a change of spec.serving: runtime, resources, port, strategy) makes the
+    /// reconciler replace the Deployment's spec; the API server's defaults never count as a change.</summary>
+    public const string SpecHash = "nexus.moe/spec-hash";
 }

@@ -163,6 +163,52 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
     }
 
     [Fact]
+    public async Task SwitchingTheRuntime_RollsTheSameDeployment_ToVllmAndBack_LeavingNothingOfVllmBehind()
+    {
+        await CreateReadyExpertAsync("news");
+        await CreateReadyExpertAsync("science");
+        StartOperator(host => host.AddNexusModelController(Settings));
+        await CreateModelAsync();
+        await BuildAsync(1);
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        Server.Deployments.MakeReady(Ns, Model);
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+        var builtin = (await FindDeploymentAsync())!;
+
+        await PatchServingAsync("""{"runtime":"vllm"}""");
+        await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Spec.Containers.Single().Name == ServingDeployment.VllmContainerName,
+            "the Deployment runs vLLM");
+        var vllm = (await FindDeploymentAsync())!;
+        Assert.Equal(builtin.Metadata.Uid, vllm.Metadata.Uid); // the same Deployment, rolled
+        Assert.Equal(ServingDeployment.ExportContainerName, Assert.Single(vllm.Spec.Template.Spec.InitContainers).Name);
+        Assert.Equal("1", vllm.Spec.Template.Metadata.Annotations[Annotations.Revision]);
+        Assert.NotEqual(builtin.Metadata.Annotations[Annotations.SpecHash], vllm.Metadata.Annotations[Annotations.SpecHash]);
+        Assert.Contains(vllm.Spec.Template.Spec.Volumes, volume => volume.Name == ServingDeployment.SharedMemoryVolume);
+
+        await PatchServingAsync("""{"runtime":"builtin"}""");
+        await Until(async () => (await FindDeploymentAsync())!.Spec.Template.Spec.Containers.Single().Name == WorkerPod.ContainerName,
+            "the Deployment runs nexus serve again");
+        var back = (await FindDeploymentAsync())!;
+        Assert.Null(back.Spec.Template.Spec.InitContainers);
+        Assert.DoesNotContain(back.Spec.Template.Spec.Volumes, volume => volume.Name == ServingDeployment.SharedMemoryVolume);
+        Assert.Equal(builtin.Metadata.Annotations[Annotations.SpecHash], back.Metadata.Annotations[Annotations.SpecHash]);
+        Assert.Equal(KubernetesJson.Serialize(builtin.Spec.Template), KubernetesJson.Serialize(back.Spec.Template));
+
+        // Settled again: reconciling the model writes nothing to the Deployment.
+        var settled = Server.Requests.Mark();
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+            new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch),
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+        await Task.Delay(500);
+        Assert.DoesNotContain(Server.Requests.Writes(settled), request => request.Resource == "deployments");
+    }
+
+    private Task PatchServingAsync(string serving) =>
+        Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
+            new V1Patch("""{"spec":{"serving":""" + serving + "}}", V1Patch.PatchType.MergePatch),
+            NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
+
+    [Fact]
     public async Task AFailedFinetune_RecoversWhenSpecFinetuneChanges_TheStaleJobsGo_AndRevision1IsBuiltAnewToReady()
     {
         await FailTheFinetuneAsync(exitCode: 1, podReason: "Error");

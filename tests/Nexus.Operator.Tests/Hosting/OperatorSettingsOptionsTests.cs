@@ -26,6 +26,8 @@ public class OperatorSettingsOptionsTests
         "--job-ttl-seconds-after-finished", "600",
         "--scratch-size-limit", "20Gi",
         "--serving-startup-timeout-seconds", "900",
+        "--vllm-image", "registry.example/vllm-openai:v0.10.2",
+        "--vllm-dtype", "f16",
         "--active-deadline", "train=3600",
         "--active-deadline", "import=60,embed=61,upcycle=62,finetune=63,extend=64,remove=65,evaluate=66",
     ];
@@ -44,6 +46,8 @@ public class OperatorSettingsOptionsTests
         ["NEXUS_JOB_TTL_SECONDS_AFTER_FINISHED"] = "600",
         ["NEXUS_SCRATCH_SIZE_LIMIT"] = "20Gi",
         ["NEXUS_SERVING_STARTUP_TIMEOUT_SECONDS"] = "900",
+        ["NEXUS_VLLM_IMAGE"] = "registry.example/vllm-openai:v0.10.2",
+        ["NEXUS_VLLM_DTYPE"] = "f16",
         ["NEXUS_ACTIVE_DEADLINE"] = "train=3600, import=60,embed=61,upcycle=62,finetune=63,extend=64,remove=65,evaluate=66",
     };
 
@@ -157,6 +161,8 @@ public class OperatorSettingsOptionsTests
     [InlineData("--job-ttl-seconds-after-finished", "-5")]
     [InlineData("--serving-startup-timeout-seconds", "5")]
     [InlineData("--worker-image-pull-policy", "Sometimes")]
+    [InlineData("--vllm-image", "vllm/vllm-openai latest")]
+    [InlineData("--vllm-dtype", "int8")]
     [InlineData("--s3-endpoint", "minio:9000")]
     [InlineData("--s3-credentials-secret", "S3_Credentials")]
     [InlineData("--scratch-size-limit", "lots")]
@@ -178,6 +184,8 @@ public class OperatorSettingsOptionsTests
     [Theory]
     [InlineData("NEXUS_ARTIFACT_ROOT", "file:///srv/artifacts", "--artifact-root")]
     [InlineData("NEXUS_JOB_BACKOFF_LIMIT", "-1", "--job-backoff-limit")]
+    [InlineData("NEXUS_VLLM_IMAGE", " ", "--vllm-image")]
+    [InlineData("NEXUS_VLLM_DTYPE", "fp8", "--vllm-dtype")]
     [InlineData("NEXUS_ACTIVE_DEADLINE", "train=abc", "--active-deadline")]
     [InlineData("NEXUS_ACTIVE_DEADLINE", "fit=3600", "--active-deadline")]
     public async Task ABadVariable_ExitsWith2_NamingTheVariableThenTheFlag(string variable, string value, string flag)
@@ -253,6 +261,8 @@ public class OperatorSettingsOptionsTests
         Assert.Equal(600, settings.JobTtlSecondsAfterFinished);
         Assert.Equal("20Gi", settings.ScratchSizeLimit);
         Assert.Equal(900, settings.ServingStartupTimeoutSeconds);
+        Assert.Equal("registry.example/vllm-openai:v0.10.2", settings.VllmImage);
+        Assert.Equal("f16", settings.VllmDtype);
         Assert.Equal(
             new Dictionary<StepKind, long>
             {

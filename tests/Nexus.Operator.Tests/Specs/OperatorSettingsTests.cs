@@ -17,6 +17,18 @@ public class OperatorSettingsTests
         Assert.Equal(86_400, settings.JobTtlSecondsAfterFinished);
         Assert.True(settings.ActiveDeadlineSecondsOf(StepKind.Train) > settings.ActiveDeadlineSecondsOf(StepKind.Embed));
         Assert.True(settings.ActiveDeadlineSecondsOf(StepKind.Finetune) > settings.ActiveDeadlineSecondsOf(StepKind.Evaluate));
+        Assert.Matches(@"^vllm/vllm-openai:v\d+\.\d+\.\d+$", settings.VllmImage); // a pinned release, never latest
+        Assert.Equal("bf16", settings.VllmDtype);
+    }
+
+    [Theory]
+    [InlineData("bf16", "bfloat16")]
+    [InlineData("f16", "float16")]
+    [InlineData("f32", "float32")]
+    public void TheVllmDtype_IsNexusExportsName_AndMapsToVllms(string dtype, string vllm)
+    {
+        Assert.Empty(new OperatorSettings { VllmDtype = dtype }.Problems());
+        Assert.Equal(vllm, OperatorSettings.VllmDtypeName(dtype));
     }
 
     public static TheoryData<OperatorSettings, string> BadSettings() => new()
@@ -37,6 +49,10 @@ public class OperatorSettingsTests
         { new OperatorSettings { ScratchSizeLimit = "lots" }, "ScratchSizeLimit" },
         { new OperatorSettings { ScratchSizeLimit = "0" }, "ScratchSizeLimit" },
         { new OperatorSettings { ServingStartupTimeoutSeconds = 0 }, "ServingStartupTimeoutSeconds" },
+        { new OperatorSettings { VllmImage = "" }, "VllmImage" },
+        { new OperatorSettings { VllmImage = "vllm/vllm-openai latest" }, "VllmImage" },
+        { new OperatorSettings { VllmDtype = "int8" }, "VllmDtype" },
+        { new OperatorSettings { VllmDtype = "bfloat16" }, "VllmDtype" },
     };
 
     [Theory]
