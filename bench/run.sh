@@ -2,21 +2,23 @@
 # make bench: Nexus vs Debian's PyTorch (OpenBLAS), same model and protocol, side by side in one run;
 # then the MoE layer step, the upcycle's throughput against the disk's own bandwidth, and artifact storage
 # (file:// and s3:// on a loopback s3rver) against cp; and the operator at scale (1,000 Experts at once against the
-# test API server, then an idle stretch) against the API server's raw create rate.
-# Writes bench/results/{training,moe-step,upcycle,storage,operator}.json and prints Markdown tables for docs/benchmarks.md.
-# BENCH_ONLY=train|moe-step|upcycle|storage|operator (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# test API server, then an idle stretch) against the API server's raw create rate; and serving (`nexus serve` as its own
+# process on loopback, a Nexus MoE and a dense model of the same active size, under closed-loop load at concurrency 1, 4, 16).
+# Writes bench/results/{training,moe-step,upcycle,storage,operator,serve}.json and prints Markdown tables for docs/benchmarks.md.
+# BENCH_ONLY=train|moe-step|upcycle|storage|operator|serve (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
 # warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root); BENCH_EXPERTS=N sets
-# the operator part's Expert count (1000).
+# the operator part's Expert count (1000); BENCH_SERVE_SECONDS=N the seconds of load per concurrency level (120).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${1:-Release}"
 steps="${BENCH_STEPS:-30}"
 threads="${BENCH_THREADS:-$(nproc)}"
 python=/usr/bin/python3   # Debian's python3, which python3-torch installs into
-only="${BENCH_ONLY:-train,moe-step,upcycle,storage,operator}"
+only="${BENCH_ONLY:-train,moe-step,upcycle,storage,operator,serve}"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 bench="bench/Nexus.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Bench"
+nexus="src/Nexus.Cli/bin/$configuration/net10.0/linux-x64/nexus"
 operator_bench="bench/Nexus.Operator.Bench/bin/$configuration/net10.0/linux-x64/Nexus.Operator.Bench"
 mkdir -p bench/results
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB," \
@@ -119,4 +121,61 @@ if wants operator; then
     head -n 1 <<<"$output" > bench/results/operator.json
     echo
     tail -n +2 <<<"$output"
+fi
+
+if wants serve; then
+    seconds="${BENCH_SERVE_SECONDS:-120}"
+    echo
+    echo "Serving: nexus serve (--max-batch 16, $threads threads) on loopback, streamed greedy completions, ${seconds} s per concurrency level:"
+    models=$(mktemp -d /tmp/nexus-serve-bench.XXXXXX)
+    trap 'rm -rf "$models"' EXIT
+    "$bench" serve-models --out "$models" > bench/results/serve-models.json
+    for model in moe dense; do
+        port=$((18400 + RANDOM % 500))
+        "$nexus" serve --model "$models/$model" --model-id "$model" --port "$port" --max-batch 16 --threads "$threads" \
+            > "bench/results/serve-$model.log" 2>&1 &
+        server=$!
+        # The load generator waits for /readyz itself; the server is stopped with SIGTERM (its drain path) either way.
+        if ! "$bench" serve-load --url "http://127.0.0.1:$port" --concurrency 1,4,16 --seconds "$seconds" \
+                --prompt-tokens 64 --max-tokens 128 --context 1024 > "bench/results/serve-$model.json"; then
+            kill -TERM "$server"; wait "$server" || true
+            echo "serve-load failed against the $model server; its log: bench/results/serve-$model.log" >&2
+            exit 1
+        fi
+        kill -TERM "$server"
+        wait "$server" || { echo "nexus serve ($model) exited with $?; its log: bench/results/serve-$model.log" >&2; exit 1; }
+    done
+    "$python" - "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+models = json.load(open("bench/results/serve-models.json"))
+runs = {m: json.load(open(f"bench/results/serve-{m}.json")) for m in ("moe", "dense")}
+json.dump({"models": models, "runs": runs, "load_average_at_end": sys.argv[1]}, open("bench/results/serve.json", "w"), indent=1)
+for m, d in models.items():
+    mix = f", shared expert + {d['experts']} routed top-{d['top_k']}" if d["experts"] else ""
+    print(f"\n{m}: hidden {d['hidden']}, {d['layers']} layers, {d['heads']} heads ({d['kv_heads']} KV), intermediate {d['intermediate']}{mix}, "
+          f"context {d['context']}: {d['parameters']/1e6:.1f}M parameters, {d['active_parameters']/1e6:.2f}M active per token")
+r0 = runs["moe"]
+print(f"\nPrompt {r0['prompt_tokens']} tokens, max_tokens {r0['max_tokens']}, temperature 0, {r0['seconds_per_level']} s per level\n")
+print("| model | concurrency | completed | errors | tokens/s | vs c1 | TTFT p50 / p99 (ms) | ITL p50 / p99 (ms) |")
+print("|---|---:|---:|---:|---:|---:|---|---|")
+for m, r in runs.items():
+    c1 = r["levels"][0]["tokens_per_second"]
+    for l in r["levels"]:
+        print(f"| {m} | {l['concurrency']} | {l['completed']} | {l['errors']} | {l['tokens_per_second']:.1f} | {l['tokens_per_second']/c1:.2f}x | "
+              f"{l['ttft_p50_ms']:.0f} / {l['ttft_p99_ms']:.0f} | {l['itl_p50_ms']:.1f} / {l['itl_p99_ms']:.1f} |")
+print("\nMoE / dense (same active parameters), ITL p50:", ", ".join(
+    f"c{a['concurrency']} {a['itl_p50_ms']/b['itl_p50_ms']:.2f}x" for a, b in zip(runs["moe"]["levels"], runs["dense"]["levels"])))
+print("\nOne long generation (concurrency 1), ITL p50 by position (ms):\n")
+buckets = {m: r["long_generation"]["buckets"] for m, r in runs.items()}
+print("| positions | " + " | ".join(runs) + " |")
+print("|---|" + "---:|" * len(runs))
+for i, b in enumerate(buckets["moe"]):
+    print(f"| {b['from']}-{b['to']} | " + " | ".join(f"{buckets[m][i]['itl_p50_ms']:.1f}" for m in runs) + " |")
+print("| last / first | " + " | ".join(f"{r['long_generation']['last_over_first']:.2f}" for r in runs.values()) + " |")
+print()
+for m, r in runs.items():
+    c = r["metrics_check"]
+    print(f"/metrics vs client ({m}): " + ("agree" if c["agree"] else "MISMATCH: " + "; ".join(c["findings"])) +
+          f" (server 200s {c['server_requests_by_status']}, completion tokens {c['server_completion_tokens']:.0f} vs {c['client_completion_tokens']})")
+PY
 fi

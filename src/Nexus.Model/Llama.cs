@@ -135,15 +135,14 @@ public sealed class LlamaAttention : nn.Module
         var k = rope.Apply(k_proj.call(x).view(n, 1, kvHeads, headDim).transpose(1, 2), rows.Positions); // [n, K, 1, D]
         var v = v_proj.call(x).view(n, 1, kvHeads, headDim).transpose(1, 2);
         (k, v) = cache.Write(k, v, rows);                                                              // [n, K, L, D]
-        if (kvHeads != heads)
-        {
-            k = k.repeat_interleave(heads / kvHeads, dim: 1);
-            v = v.repeat_interleave(heads / kvHeads, dim: 1);
-        }
+        // Grouped-query attention without copying the keys and values per query head: the G = H/K query heads that
+        // share a KV head (consecutive, as repeat_interleave would pair them) take the place of the one query
+        // position, so each step reads the cache once instead of writing an H-head copy of it, O(L) per layer.
+        var grouped = q.reshape(n, kvHeads, heads / kvHeads, headDim);                                   // [n, K, G, D]
         var attended = UseSdpa
-            ? functional.scaled_dot_product_attention(q, k, v, attn_mask: rows.Mask)
-            : Explicit(q, k, v, rows.Mask);                                                            // [n, H, 1, D]
-        return o_proj.call(attended.transpose(1, 2).reshape(n, 1, heads * headDim));
+            ? functional.scaled_dot_product_attention(grouped, k, v, attn_mask: rows.Mask)
+            : Explicit(grouped, k, v, rows.Mask);                                                      // [n, K, G, D]
+        return o_proj.call(attended.reshape(n, 1, heads * headDim));
     }
 
     private static Tensor Sdpa(Tensor q, Tensor k, Tensor v, long past)

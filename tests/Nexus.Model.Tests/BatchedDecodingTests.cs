@@ -128,6 +128,30 @@ public class BatchedDecodingTests
         if (kind == Kind.Moe) Assert.All(a.Trace.Experts, step => Assert.All(step, layer => Assert.Equal(2, layer.Length)));
     }
 
+    /// <summary>The batched decode groups the query heads that share a KV head instead of copying the keys per head;
+    /// heads 4 / 2 above, here 8 query heads over 2 KV heads and multi-head attention (8 / 8).</summary>
+    [Theory]
+    [InlineData(8, 2, true)]
+    [InlineData(8, 2, false)]
+    [InlineData(8, 8, true)]
+    public void GroupedQueryHeadsDecodeAsTheyWouldAlone(int heads, int kvHeads, bool sdpa)
+    {
+        using var model = TinyModels.Create(TinyModels.Config(heads: heads, kvHeads: kvHeads));
+        model.UseSdpa = sdpa;
+        using var noGrad = no_grad();
+        using var cache = model.NewBatchCache(slots: 3, capacity: 24);
+
+        var a = Join(model, cache, Prompt(4, seed: 6));
+        var b = Join(model, cache, Prompt(11, seed: 7));
+        var c = Join(model, cache, Prompt(1, seed: 8));
+        for (var i = 0; i < 4; i++) Step(model, cache, b, c, a);
+        for (var i = 0; i < 2; i++) Step(model, cache, a, b, c);
+
+        AssertSameAsAlone(model, a, "a");
+        AssertSameAsAlone(model, b, "b");
+        AssertSameAsAlone(model, c, "c");
+    }
+
     [Theory]
     [InlineData(Kind.Dense)]
     [InlineData(Kind.Moe)]
