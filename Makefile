@@ -6,7 +6,8 @@ CACHE ?= .cache
 RUNS ?= runs
 NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
 
-.PHONY: all restore build test crds demo demo-data data bench reproduce reproduce-quick clean
+.PHONY: all restore build test crds demo demo-data data bench reproduce reproduce-quick images image-operator image-worker \
+	image-worker-cuda clean
 
 all: build
 
@@ -53,6 +54,27 @@ reproduce: build data
 # A few-minute smoke-scale pass of the same script (proves it runs; its numbers are not the result).
 reproduce-quick: build data
 	RUNS=1 OUT=$(RUNS)/reproduce-quick bench/reproduce.sh --quick
+
+# Container images (docs/images.md), built by docker from the repository root; not part of `make test`. `make images`
+# builds the operator and the CPU worker; `make image-worker-cuda` the CUDA worker (-p:TorchBackend=cuda on a CUDA base).
+IMAGE_REGISTRY ?= ghcr.io/nexus-moe
+IMAGE_TAG ?= 0.1.0
+CUDA_BASE_IMAGE ?= nvidia/cuda:12.8.1-base-ubuntu24.04
+DOCKER ?= docker
+IMAGE_ARGS = --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+	--build-arg SOURCE=$(shell git remote get-url origin 2>/dev/null || echo unknown)
+
+images: image-operator image-worker
+
+image-operator:
+	$(DOCKER) build -f build/docker/operator.Dockerfile $(IMAGE_ARGS) -t $(IMAGE_REGISTRY)/nexus-operator:$(IMAGE_TAG) .
+
+image-worker:
+	$(DOCKER) build -f build/docker/worker.Dockerfile $(IMAGE_ARGS) -t $(IMAGE_REGISTRY)/nexus-worker:$(IMAGE_TAG) .
+
+image-worker-cuda:
+	$(DOCKER) build -f build/docker/worker.Dockerfile $(IMAGE_ARGS) --build-arg TORCH_BACKEND=cuda \
+		--build-arg BASE_IMAGE=$(CUDA_BASE_IMAGE) -t $(IMAGE_REGISTRY)/nexus-worker:$(IMAGE_TAG)-cuda .
 
 clean:
 	$(DOTNET) clean Nexus.Operator.sln -c $(CONFIGURATION)
