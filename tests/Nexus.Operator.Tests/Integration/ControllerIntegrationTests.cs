@@ -154,8 +154,9 @@ public sealed class ControllerIntegrationTests : IntegrationTest
         {
             LeaseNamespace = Namespace,
             LeaseName = "nexus-operator",
-            // Long enough that a takeover inside it proves the Lease was released, even on a loaded machine.
-            LeaseDuration = TimeSpan.FromSeconds(15),
+            // Long enough that a takeover inside it proves the Lease was released, even on a loaded machine (where a
+            // takeover has been seen to take over 10 s with every test class running at once).
+            LeaseDuration = TimeSpan.FromSeconds(60),
             RenewDeadline = TimeSpan.FromSeconds(10),
             RetryPeriod = TimeSpan.FromMilliseconds(100),
         };
@@ -177,7 +178,8 @@ public sealed class ControllerIntegrationTests : IntegrationTest
         await first.Stop.CancelAsync();
         await first.Run.WaitAsync(TimeSpan.FromSeconds(10));
 
-        await UntilAsync(() => Task.FromResult(second.Reconciled.Any(call => call.Name == "a")), "the second replica took over");
+        await UntilAsync(() => Task.FromResult(second.Reconciled.Any(call => call.Name == "a")), "the second replica took over",
+            TimeSpan.FromSeconds(45));
         Assert.True(DateTime.UtcNow - stepDown < lease.LeaseDuration, $"takeover took {DateTime.UtcNow - stepDown}: the lease was not released");
         Assert.Equal("replica-2", (await Client.CoordinationV1.ReadNamespacedLeaseAsync("nexus-operator", Namespace)).Spec.HolderIdentity);
         await ResizeAsync("a", 3);
