@@ -11,7 +11,7 @@ namespace Nexus.Operator.Tests.Chart;
 /// OperatorSettings value, the RBAC rule lists hold no template logic and equal the kustomize base's, and the chart's
 /// CRDs are crds/ (gated and kept). RbacCoverageTests checks the rules against what the operator does.
 /// </summary>
-public sealed class HelmChartTests
+public sealed partial class HelmChartTests
 {
     [Fact]
     public void ChartYaml_IsApiV2_AtVersion010()
@@ -115,6 +115,47 @@ public sealed class HelmChartTests
         Assert.Equal(["ALL"], container["capabilities"]!["drop"]!.AsArray().Select(c => c!.GetValue<string>()));
     }
 
+    /// <summary>
+    /// Without Helm, the static part of each manifest template is checked: a line that is only a template action
+    /// (<c>{{- if ... }}</c>, <c>{{- toYaml . | nindent 8 }}</c>) is dropped, an action inside a line becomes a
+    /// placeholder, and what is left must be YAML with the expected kinds. It catches indentation and structure
+    /// mistakes in the fixed text, not in what the actions produce.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ManifestTemplates))]
+    public void EveryTemplate_WithItsActionsBlanked_IsWellFormedYaml(string template, string kinds)
+    {
+        var lines = File.ReadAllLines(Path.Combine(ChartFiles.Chart, "templates", template))
+            .Where(line => !WholeLineAction().IsMatch(line))
+            .Select(line => Action().Replace(line, "X"));
+        var documents = ChartFiles.Documents(string.Join('\n', lines));
+        Assert.Equal(kinds.Split(','), documents.Select(document => document["kind"]!.GetValue<string>()));
+    }
+
+    /// <summary>Each manifest template and the kinds its skeleton holds (X: a kind the template computes).</summary>
+    public static TheoryData<string, string> ManifestTemplates => new()
+    {
+        { "deployment.yaml", "Deployment" },
+        { "rbac.yaml", "X,XBinding,Role,RoleBinding" },
+        { "serviceaccount.yaml", "ServiceAccount,ServiceAccount" },
+        { "service.yaml", "Service" },
+        { "servicemonitor.yaml", "ServiceMonitor" },
+        { "poddisruptionbudget.yaml", "PodDisruptionBudget" },
+        { "s3-secret.yaml", "Secret" },
+        { "crds/nexus.moe_experts.yaml", "CustomResourceDefinition" },
+        { "crds/nexus.moe_extensions.yaml", "CustomResourceDefinition" },
+        { "crds/nexus.moe_nexusmodels.yaml", "CustomResourceDefinition" },
+    };
+
+    [Fact]
+    public void EveryManifestTemplate_IsCheckedForWellFormedness()
+    {
+        var templates = Path.Combine(ChartFiles.Chart, "templates");
+        var manifests = ChartFiles.Templates().Where(file => file.EndsWith(".yaml", StringComparison.Ordinal))
+            .Select(file => Path.GetRelativePath(templates, file).Replace('\\', '/'));
+        Assert.Equal(manifests.Order(StringComparer.Ordinal), ManifestTemplates.Select(row => (string)row[0]).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>The rule lists come from files/ verbatim: nothing in them is computed, so what the tests read is what
     /// Helm renders, for the default values and every other.</summary>
     [Fact]
@@ -166,6 +207,12 @@ public sealed class HelmChartTests
             Assert.True(JsonNode.DeepEquals(ChartFiles.Documents(source).Single(), rendered), $"charts/nexus-operator/templates/crds/{name} is stale: run `make crds`.");
         }
     }
+
+    [GeneratedRegex(@"^\s*\{\{-?.*?-?\}\}\s*$")]
+    private static partial Regex WholeLineAction();
+
+    [GeneratedRegex(@"\{\{-?.*?-?\}\}")]
+    private static partial Regex Action();
 
     private static void Set(JsonObject values, string path, JsonNode? value)
     {
