@@ -162,20 +162,8 @@ public static class ServingDeployment
             Resources = WorkerPod.Resources(serving.Resources, settings),
             VolumeMounts = WorkerPod.VolumeMounts(ModelCacheVolume, ModelCachePath),
             StartupProbe = StartupProbe(ReadinessPath, settings),
-            ReadinessProbe = new V1Probe
-            {
-                HttpGet = new V1HTTPGetAction { Path = ReadinessPath, Port = PortName },
-                PeriodSeconds = 5,
-                TimeoutSeconds = 3,
-                FailureThreshold = 3,
-            },
-            LivenessProbe = new V1Probe
-            {
-                HttpGet = new V1HTTPGetAction { Path = LivenessPath, Port = PortName },
-                PeriodSeconds = 10,
-                TimeoutSeconds = 5,
-                FailureThreshold = 3,
-            },
+            ReadinessProbe = ReadinessProbe(ReadinessPath),
+            LivenessProbe = LivenessProbe(LivenessPath),
             SecurityContext = WorkerPod.ContainerSecurityContext(),
         };
         return new ServingPod(null, container, WorkerPod.Volumes(settings, ModelCacheVolume));
@@ -250,20 +238,8 @@ public static class ServingDeployment
                 new() { Name = SharedMemoryVolume, MountPath = SharedMemoryPath },
             ],
             StartupProbe = StartupProbe(VllmHealthPath, settings),
-            ReadinessProbe = new V1Probe
-            {
-                HttpGet = new V1HTTPGetAction { Path = VllmHealthPath, Port = PortName },
-                PeriodSeconds = 5,
-                TimeoutSeconds = 3,
-                FailureThreshold = 3,
-            },
-            LivenessProbe = new V1Probe
-            {
-                HttpGet = new V1HTTPGetAction { Path = VllmHealthPath, Port = PortName },
-                PeriodSeconds = 10,
-                TimeoutSeconds = 5,
-                FailureThreshold = 3,
-            },
+            ReadinessProbe = ReadinessProbe(VllmHealthPath),
+            LivenessProbe = LivenessProbe(VllmHealthPath),
             SecurityContext = WorkerPod.ContainerSecurityContext(),
         };
 
@@ -288,6 +264,24 @@ public static class ServingDeployment
         PeriodSeconds = StartupProbePeriodSeconds,
         TimeoutSeconds = 5,
         FailureThreshold = (settings.ServingStartupTimeoutSeconds + StartupProbePeriodSeconds - 1) / StartupProbePeriodSeconds,
+    };
+
+    /// <summary>Out of the Service's endpoints after three failed checks 5 s apart.</summary>
+    private static V1Probe ReadinessProbe(string path) => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = path, Port = PortName },
+        PeriodSeconds = 5,
+        TimeoutSeconds = 3,
+        FailureThreshold = 3,
+    };
+
+    /// <summary>Restarted after three failed checks 10 s apart (only once the startup probe has passed).</summary>
+    private static V1Probe LivenessProbe(string path) => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = path, Port = PortName },
+        PeriodSeconds = 10,
+        TimeoutSeconds = 5,
+        FailureThreshold = 3,
     };
 
     /// <summary>What differs between runtimes: the pod's containers and volumes.</summary>
