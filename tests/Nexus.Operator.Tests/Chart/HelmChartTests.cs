@@ -140,6 +140,8 @@ public sealed partial class HelmChartTests
         { "serviceaccount.yaml", "ServiceAccount,ServiceAccount" },
         { "service.yaml", "Service" },
         { "servicemonitor.yaml", "ServiceMonitor" },
+        { "podmonitor-serving.yaml", "PodMonitor" },
+        { "prometheusrule.yaml", "PrometheusRule" },
         { "poddisruptionbudget.yaml", "PodDisruptionBudget" },
         { "s3-secret.yaml", "Secret" },
         { "crds/nexus.moe_experts.yaml", "CustomResourceDefinition" },
