@@ -5,9 +5,10 @@
 # test API server, then an idle stretch) against the API server's raw create rate; and serving (`nexus serve` as its own
 # process on loopback, a Nexus MoE and a dense model of the same active size, under closed-loop load at concurrency 1, 4, 16).
 # Writes bench/results/{training,moe-step,upcycle,storage,operator,serve}.json and prints Markdown tables for docs/benchmarks.md.
-# BENCH_ONLY=train|moe-step|upcycle|storage|operator|serve (comma-separated) runs just those parts; BENCH_UPCYCLE_CACHE=cold (default),
+# BENCH_ONLY=train|moe-step|upcycle|storage|operator|serve (comma-separated) runs just those parts; BENCH_SERVE_SECONDS (120)
+# and BENCH_SERVE_TOP_K (2) set the serving part's seconds per concurrency level and the MoE's experts per token; BENCH_UPCYCLE_CACHE=cold (default),
 # warm or cold,warm picks the page-cache state the upcycle is measured in (cold drops caches: root); BENCH_EXPERTS=N sets
-# the operator part's Expert count (1000); BENCH_SERVE_SECONDS=N the seconds of load per concurrency level (120).
+# the operator part's Expert count (1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${1:-Release}"
@@ -125,11 +126,12 @@ fi
 
 if wants serve; then
     seconds="${BENCH_SERVE_SECONDS:-120}"
+    top_k="${BENCH_SERVE_TOP_K:-2}"   # routed experts per token of the MoE (the dense peer is matched to it)
     echo
     echo "Serving: nexus serve (--max-batch 16, $threads threads) on loopback, streamed greedy completions, ${seconds} s per concurrency level:"
     models=$(mktemp -d /tmp/nexus-serve-bench.XXXXXX)
     trap 'rm -rf "$models"' EXIT
-    "$bench" serve-models --out "$models" > bench/results/serve-models.json
+    "$bench" serve-models --out "$models" --top-k "$top_k" > bench/results/serve-models.json
     for model in moe dense; do
         port=$((18400 + RANDOM % 500))
         "$nexus" serve --model "$models/$model" --model-id "$model" --port "$port" --max-batch 16 --threads "$threads" \
