@@ -73,6 +73,33 @@ public sealed class ImageTests
         Assert.Equal(WorkerPod.RunAsUser, WorkerPod.ContainerSecurityContext().RunAsGroup);
     }
 
+    /// <summary>What <c>make images</c> tags is what the chart and the operator run by default: the operator image and
+    /// its tag (the chart's appVersion), the worker image the operator gives its pods, the image's user, and the chart's
+    /// arguments after the image's entry point.</summary>
+    [Fact]
+    public void TheChartAndTheOperatorRunTheImagesMakeImagesBuilds()
+    {
+        var makefile = File.ReadAllText(RepositoryRoot.Combine("Makefile"));
+        string MakeDefault(string name) =>
+            System.Text.RegularExpressions.Regex.Match(makefile, $@"^{name} \?= (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
+                is { Success: true } match ? match.Groups[1].Value : throw new Xunit.Sdk.XunitException($"The Makefile has no default for {name}.");
+        var (registry, tag) = (MakeDefault("IMAGE_REGISTRY"), MakeDefault("IMAGE_TAG"));
+        Assert.Contains($"-t $(IMAGE_REGISTRY)/nexus-operator:$(IMAGE_TAG)", makefile);
+        Assert.Contains($"-t $(IMAGE_REGISTRY)/nexus-worker:$(IMAGE_TAG)", makefile);
+
+        var values = Chart.ChartFiles.Values();
+        Assert.Equal($"{registry}/nexus-operator", values["image"]!["repository"]!.GetValue<string>());
+        Assert.Contains($"appVersion: \"{tag}\"", File.ReadAllText(Path.Combine(Chart.ChartFiles.Chart, "Chart.yaml")));
+        Assert.Equal($"{registry}/nexus-worker:{tag}", values["operator"]!["workerImage"]!.GetValue<string>());
+        Assert.Equal($"{registry}/nexus-worker:{tag}", new OperatorSettings().WorkerImage);
+        Assert.Equal(WorkerPod.RunAsUser, values["podSecurityContext"]!["runAsUser"]!.GetValue<long>());
+
+        // The image's ENTRYPOINT is nexus-operator and its CMD `run`; the chart's args replace the CMD, so they start with it.
+        var deployment = File.ReadAllText(Path.Combine(Chart.ChartFiles.Chart, "templates", "deployment.yaml"));
+        Assert.Matches(@"args:\s*\n\s*- run\n", deployment);
+        Assert.Contains("CMD [\"run\"]", File.ReadAllText(RepositoryRoot.Combine(OperatorDockerfile)));
+    }
+
     [Theory]
     [InlineData(OperatorDockerfile, OperatorProject)]
     [InlineData(WorkerDockerfile, WorkerProject)]
