@@ -4,6 +4,7 @@ using k8s;
 using k8s.Models;
 using Nexus.Operator.Specs;
 using Nexus.Operator.Tests.Specs;
+using Nexus.Storage;
 using Nexus.TestApiServer;
 using Server = Nexus.TestApiServer.TestApiServer;
 
@@ -65,10 +66,12 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
         var stored = await client.BatchV1.ReadNamespacedJobAsync(job.Metadata.Name, Namespace);
         Assert.Equal(1, stored.Status.Succeeded);
         Assert.Contains(stored.Status.Conditions, c => c.Type == "Complete" && c.Status == "True");
-        // A file:// location is the folder itself (docs/storage.md): the step's output is the run with its model.
-        var output = new Uri(stored.Metadata.Annotations[Annotations.Output]).LocalPath;
-        Assert.True(File.Exists(Path.Combine(output, "model", "model.safetensors")), $"no model under {output}");
-        Assert.True(File.Exists(Path.Combine(output, "metrics.jsonl")));
+        // A file:// location is an artifact store like a bucket (docs/storage.md): the step published the run with its model.
+        var store = new FileArtifactStore(ArtifactLocation.Parse(stored.Metadata.Annotations[Annotations.Output]));
+        var published = await store.GetManifestAsync();
+        Assert.True(published is not null, $"nothing published at {store.Location}");
+        Assert.Contains(published.Files, f => f.Path == "model/model.safetensors");
+        Assert.Contains(published.Files, f => f.Path == "metrics.jsonl");
         // Nothing was written to the container paths: /scratch was a temporary folder.
         Assert.DoesNotContain(result.CommandLine, argument => argument.StartsWith(StepJob.ScratchPath, StringComparison.Ordinal));
     }
