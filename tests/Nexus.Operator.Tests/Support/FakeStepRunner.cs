@@ -4,7 +4,7 @@ using k8s;
 using k8s.Models;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 

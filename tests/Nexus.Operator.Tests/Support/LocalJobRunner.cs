@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 

@@ -5,8 +5,8 @@ using k8s.Models;
 using Nexus.Operator.Specs;
 using Nexus.Operator.Tests.Specs;
 using Nexus.Storage;
-using Nexus.TestApiServer;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Nexus.ApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 
@@ -27,7 +27,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
     {
         Directory.CreateDirectory(directory);
         // The Jobs' owner (an Expert) is not stored; the garbage collector would delete them as orphans.
-        server = await Server.StartAsync(new TestApiServerOptions { RunGarbageCollector = false });
+        server = await Server.StartAsync(new LocalApiServerOptions { RunGarbageCollector = false });
         client = server.CreateClient();
         await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
         await client.CoreV1.CreateNamespacedSecretAsync(new V1Secret

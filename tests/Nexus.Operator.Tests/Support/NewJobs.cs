@@ -1,7 +1,7 @@
 using System.Globalization;
 using k8s;
 using k8s.Models;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 
