@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Nexus.Local;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
 using Server = Nexus.ApiServer.LocalApiServer;

@@ -1,5 +1,6 @@
 using k8s;
 using k8s.Models;
+using Nexus.Local;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
 using Nexus.ApiServer;

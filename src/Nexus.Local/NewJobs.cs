@@ -3,10 +3,10 @@ using k8s;
 using k8s.Models;
 using Server = Nexus.ApiServer.LocalApiServer;
 
-namespace Nexus.Operator.Tests.Support;
+namespace Nexus.Local;
 
 /// <summary>
-/// The Jobs a test's Job controller (<see cref="LocalJobRunner"/>, <see cref="FakeStepRunner"/>) has to run, found with
+/// The Jobs a local Job controller (<see cref="LocalJobRunner"/>, the tests' FakeStepRunner) has to run, found with
 /// the server's own wait helper, which re-checks on every write: each Job once, by uid, in creation order; suspended
 /// and finished Jobs are left alone.
 /// </summary>

@@ -6,7 +6,7 @@ using k8s;
 using k8s.Models;
 using Server = Nexus.ApiServer.LocalApiServer;
 
-namespace Nexus.Operator.Tests.Support;
+namespace Nexus.Local;
 
 /// <summary>How a Job's local run ended.</summary>
 public enum LocalJobOutcome
@@ -55,7 +55,7 @@ public sealed class LocalJobRun(string ns, string name, string uid)
 }
 
 /// <summary>
-/// The tests' Job controller and kubelet in one: it runs the real step each Job names as a local process and marks the
+/// The Job controller and kubelet of a one-machine cluster (<c>nexus run</c>, and the tests) in one: it runs the real step each Job names as a local process and marks the
 /// Job (through <see cref="Server.Jobs"/>) succeeded or failed by the exit code, as the Job controller would after one
 /// pod (no retries: a rerun of the same step fails the same way). The container becomes a process: its image maps to a
 /// local binary that replaces the command's first word (<see cref="LocalJobRunnerOptions.Images"/>); every volume mount
@@ -199,7 +199,7 @@ public sealed class LocalJobRunner : IAsyncDisposable
         }
         catch (Exception exception) when (!run.IsFinished)
         {
-            // A bug here must not leave the test waiting on a run that looks busy: WaitForJobAsync returns this.
+            // A bug here must not leave a waiter on a run that looks busy: WaitForJobAsync returns this.
             run.Message = $"LocalJobRunner failed: {exception}";
             run.Outcome = LocalJobOutcome.NotRunnable;
         }
@@ -241,7 +241,7 @@ public sealed class LocalJobRunner : IAsyncDisposable
         await Task.WhenAll(deletion, exited).ContinueWith(_ => { }, TaskScheduler.Default);
         run.ExitCode = process.ExitCode;
 
-        // The outcome is set last: a test that saw it finished sees the Job marked.
+        // The outcome is set last: whoever saw it finished sees the Job marked.
         if (first == deletion && deletion.IsCompletedSuccessfully)
         {
             run.Message = "the Job was deleted while it ran";
@@ -515,7 +515,7 @@ public sealed class LocalJobRunner : IAsyncDisposable
             File.WriteAllBytes(path, bytes);
             if (fileMode is { } unixMode && !OperatingSystem.IsWindows())
             {
-                // The pod's fsGroup would own the file; here the test's user does, so keep the owner's read bit.
+                // The pod's fsGroup would own the file; here the local user does, so keep the owner's read bit.
                 File.SetUnixFileMode(path, (UnixFileMode)(unixMode & 0b111_111_111) | UnixFileMode.UserRead);
             }
         }

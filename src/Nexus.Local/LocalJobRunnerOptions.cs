@@ -1,19 +1,18 @@
 using Nexus.Operator.Specs;
 
-namespace Nexus.Operator.Tests.Support;
+namespace Nexus.Local;
 
 /// <summary>How <see cref="LocalJobRunner"/> turns a Job's container into a local process.</summary>
 public sealed record LocalJobRunnerOptions
 {
-    /// <summary>The local <c>nexus</c> binary that stands for the worker image; by default the Release build in this
-    /// checkout (<see cref="LocalNexus.Path"/>).</summary>
-    public string NexusPath { get; init; } = LocalNexus.Path;
+    /// <summary>The local <c>nexus</c> binary that stands for the worker image (<c>nexus run</c>: its own executable).</summary>
+    public required string NexusPath { get; init; }
 
     /// <summary>Image → local binary that replaces the container's command (its first word; the rest of the command
     /// and the args follow unchanged). Null: only <see cref="OperatorSettings.WorkerImage"/>'s default → <see cref="NexusPath"/>.</summary>
     public IReadOnlyDictionary<string, string>? Images { get; init; }
 
-    /// <summary>Environment values set after the container's own, e.g. NEXUS_S3_ENDPOINT → the s3rver fixture's URL.</summary>
+    /// <summary>Environment values set after the container's own, e.g. NEXUS_S3_ENDPOINT → a local S3 endpoint.</summary>
     public IReadOnlyDictionary<string, string> EnvironmentOverrides { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Wall-clock limit of one step's process; past it the process is killed and the Job fails with
@@ -43,31 +42,4 @@ public sealed record LocalJobRunnerOptions
 
         return this;
     }
-}
-
-/// <summary>Where the <c>nexus</c> binary of this checkout is: <c>src/Nexus.Cli/bin/CONFIGURATION/net10.0/linux-x64/nexus</c>
-/// (built by <c>make build</c>, or <c>dotnet build src/Nexus.Cli -c Release</c>).</summary>
-public static class LocalNexus
-{
-    public static string Path
-    {
-        get
-        {
-            var root = RepositoryRoot.Path;
-            var configuration = AppContext.BaseDirectory.Contains($"{System.IO.Path.DirectorySeparatorChar}Debug{System.IO.Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-                ? "Debug"
-                : "Release";
-            return System.IO.Path.Combine(root, "src", "Nexus.Cli", "bin", configuration, "net10.0", "linux-x64", "nexus");
-        }
-    }
-
-    /// <summary>Fails with the command that builds the binary when it is missing.</summary>
-    public static string Require()
-    {
-        var path = Path;
-        return File.Exists(path)
-            ? path
-            : throw new FileNotFoundException($"The nexus binary is not built: {path}. Run `dotnet build src/Nexus.Cli -c Release` (or `make build`).", path);
-    }
-
 }

@@ -4,11 +4,12 @@ using k8s;
 using k8s.Models;
 using Nexus.Operator.Specs;
 using Nexus.Operator.Tests.Specs;
+using Nexus.Operator.Tests.Support;
 using Nexus.Storage;
 using Nexus.ApiServer;
 using Server = Nexus.ApiServer.LocalApiServer;
 
-namespace Nexus.Operator.Tests.Support;
+namespace Nexus.Local.Tests;
 
 /// <summary>The runner against the test API server: real <c>nexus</c> steps and <c>/bin/sh</c> stand-ins.</summary>
 [Collection(LocalProcesses.Name)]
