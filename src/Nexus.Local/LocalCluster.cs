@@ -28,6 +28,10 @@ public sealed record LocalClusterOptions
     /// false; the rollout is then reported complete without a process, so the lifecycle goes on).</summary>
     public bool Serve { get; init; } = true;
 
+    /// <summary>With <see cref="Serve"/>: the loopback port that always forwards to the served NexusModel's current
+    /// process (<c>--port</c>, <see cref="LocalServingProxy"/>); null: none, each process is called at its own port.</summary>
+    public int? ServingPort { get; init; }
+
     /// <summary>Wall-clock limit of one step's process.</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromHours(12);
 
@@ -82,6 +86,7 @@ public sealed class LocalCluster : IAsyncDisposable
     private Task? operatorRun;
     private Task? reporting;
     private Task? rollouts;
+    private LocalServingProxy? proxy;
 
     private LocalCluster(LocalClusterOptions options, TextWriter output, LocalApiServer server)
     {
@@ -106,6 +111,9 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>The serving processes; null with <see cref="LocalClusterOptions.Serve"/> false.</summary>
     public LocalDeploymentRunner? Deployments { get; }
+
+    /// <summary>The fixed address of the served model (<see cref="LocalClusterOptions.ServingPort"/>), or null.</summary>
+    public Uri? ServingUri => proxy?.BaseUri;
 
     /// <summary><c>ROOT/kubeconfig</c>: <c>kubectl --kubeconfig ROOT/kubeconfig get nexusmodels</c> reads this cluster.</summary>
     public string KubeconfigPath => Path.Combine(Path.GetFullPath(options.Root), "kubeconfig");
@@ -144,6 +152,10 @@ public sealed class LocalCluster : IAsyncDisposable
         if (Deployments is not null)
         {
             await Deployments.StartAsync();
+            if (options.ServingPort is { } port)
+            {
+                proxy = await LocalServingProxy.StartAsync(port, Served, stopping.Token);
+            }
         }
         else
         {
@@ -301,6 +313,11 @@ public sealed class LocalCluster : IAsyncDisposable
             }
         }
 
+        if (proxy is not null)
+        {
+            await proxy.DisposeAsync();
+        }
+
         if (Deployments is not null)
         {
             await Deployments.DisposeAsync();
@@ -319,9 +336,28 @@ public sealed class LocalCluster : IAsyncDisposable
         var perplexity = revision?.Metrics?.Perplexity is { Count: > 0 } values
             ? string.Join(", ", values.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{v.Key} {v.Value.ToString("F2", CultureInfo.InvariantCulture)}"))
             : "none recorded";
-        var endpoint = Deployments?.EndpointOf(model.Metadata.NamespaceProperty, model.Metadata.Name)?.ToString() ?? "not served (--no-serve)";
+        var endpoint = (proxy is not null && Served().Target is not null ? proxy.BaseUri : Deployments?.EndpointOf(model.Metadata.NamespaceProperty, model.Metadata.Name))?.ToString()
+                       ?? "not served (--no-serve)";
         return $"NexusModel {model.Metadata.NamespaceProperty}/{model.Metadata.Name} Ready: revision {status.ServedRevision}, " +
                $"experts {string.Join(", ", status.Experts ?? [])}; perplexity {perplexity}; endpoint {endpoint}";
+    }
+
+    /// <summary>Where <see cref="LocalServingProxy"/> forwards: the ready process of the only NexusModel.</summary>
+    private (Uri? Target, string Reason) Served()
+    {
+        var models = Server.List(ApiVersion, NexusModel.KubePluralName);
+        if (models.Count != 1)
+        {
+            return (null, models.Count == 0
+                ? "no NexusModel is applied."
+                : $"{models.Count} NexusModels are applied and --port serves one; call each at the endpoint printed when it is Ready.");
+        }
+
+        var ns = models[0]["metadata"]!["namespace"]!.GetValue<string>();
+        var name = models[0]["metadata"]!["name"]!.GetValue<string>();
+        return Deployments?.EndpointOf(ns, name) is { } endpoint
+            ? (endpoint, "")
+            : (null, $"NexusModel {ns}/{name} has no ready serving process yet (phase {models[0]["status"]?["phase"]?.GetValue<string>() ?? "Pending"}).");
     }
 
     private async Task<string?> ApplyOneAsync(string file, JsonObject document, CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ public sealed class LocalClusterTests : IDisposable
 
     private LocalClusterOptions Options(bool serve = true) => new()
     {
-        Root = Path.Combine(directory, ".nexus"), NexusPath = LocalNexus.Require(), Parallel = 2, Serve = serve,
+        Root = Path.Combine(directory, ".nexus"), NexusPath = LocalNexus.Require(), Parallel = 2, Serve = serve, ServingPort = serve ? 0 : null,
         ManifestPollInterval = TimeSpan.FromMilliseconds(200),
     };
 
@@ -61,11 +61,12 @@ public sealed class LocalClusterTests : IDisposable
         await Eventually.WaitUntilAsync(() => log.ToString().Contains("NexusModel default/demo: Ready", StringComparison.Ordinal), "the Ready phase is reported");
         Assert.Contains("NexusModel default/demo Ready: revision 1", log.ToString());
         Assert.Contains($"server: {cluster.Server.BaseUri.ToString().TrimEnd('/')}", await File.ReadAllTextAsync(cluster.KubeconfigPath));
-        using (var http = new HttpClient())
-        {
-            var endpoint = cluster.Deployments!.EndpointOf("default", "demo")!;
-            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(endpoint, "readyz"))).StatusCode);
-        }
+        using var http = new HttpClient();
+        var endpoint = cluster.Deployments!.EndpointOf("default", "demo")!;
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(endpoint, "readyz"))).StatusCode);
+        Assert.Contains($"NexusModel default/demo Ready: revision 1", log.ToString());
+        Assert.Contains($"endpoint {cluster.ServingUri}", log.ToString());
+        Assert.Contains("\"demo\"", await http.GetStringAsync(new Uri(cluster.ServingUri!, "v1/models")));
 
         File.Copy(Path.Combine(directory, "staged", "code-expert.yaml"), Path.Combine(Manifests, "code-expert.yaml"));
         await Eventually.WaitUntilAsync(
@@ -74,6 +75,8 @@ public sealed class LocalClusterTests : IDisposable
             Lifecycle);
 
         var second = await ModelAsync(cluster);
+        Assert.NotEqual(endpoint, cluster.Deployments.EndpointOf("default", "demo"));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(cluster.ServingUri!, "readyz"))).StatusCode); // the same address, the new process
         Assert.Equal([.. first.Status.Experts!, "code"], second.Status!.Experts);
         Assert.Equal(RevisionReason.Extension, second.Status.Revisions!.Single(r => r.Revision == 2).Reason);
         Assert.All(cluster.Jobs.Ran, name => Assert.Equal(LocalJobOutcome.Succeeded, cluster.Jobs.LogsOf(name).Outcome));

@@ -18,11 +18,12 @@ public static class RunCommand
         var parallel = new Option<int>("--parallel") { Description = "Step processes running at once.", DefaultValueFactory = _ => 1 };
         var noServe = new Option<bool>("--no-serve") { Description = "Do not start nexus serve; a revision's rollout is reported complete without it." };
         var untilReady = new Option<bool>("--until-ready") { Description = "Exit 0 once every NexusModel is Ready (1 with the failing condition if one fails) instead of running until Ctrl+C." };
+        var port = new Option<int>("--port") { Description = "Loopback TCP port that forwards to the served model's current process, across revisions; 0: none.", DefaultValueFactory = _ => 8080 };
         var stepTimeout = new Option<int>("--step-timeout") { Description = "Seconds one step process may run before its Job fails (DeadlineExceeded).", DefaultValueFactory = _ => 12 * 3600 };
 
         var command = new Command("run", "Run the operator on this machine: apply the manifests, run every step as a local process and serve the model.")
         {
-            paths, root, parallel, noServe, untilReady, stepTimeout,
+            paths, root, parallel, port, noServe, untilReady, stepTimeout,
         };
         command.SetAction(async (parsed, cancellation) =>
         {
@@ -34,6 +35,7 @@ public static class RunCommand
                 NexusPath = NexusExecutable(),
                 Parallel = parsed.GetValue(parallel),
                 Serve = !parsed.GetValue(noServe),
+                ServingPort = parsed.GetValue(port) is > 0 and var servingPort ? servingPort : null,
                 StepTimeout = TimeSpan.FromSeconds(seconds),
             };
             var manifests = parsed.GetValue(paths)!;
@@ -43,7 +45,8 @@ public static class RunCommand
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(shutdown.Token, cancellation);
             await using var cluster = await LocalCluster.StartAsync(options, Console.Out, stopping.Token);
             Console.WriteLine($"nexus run: API server {cluster.Server.BaseUri} (kubectl --kubeconfig {cluster.KubeconfigPath} get nexusmodels), " +
-                              $"artifacts {options.ArtifactRoot}, {options.Parallel} step process(es) at a time.");
+                              $"artifacts {options.ArtifactRoot}, {options.Parallel} step process(es) at a time" +
+                              (cluster.ServingUri is { } served ? $", the model at {served}." : "."));
             foreach (var problem in await cluster.ApplyAsync(manifests, stopping.Token))
             {
                 Console.Error.WriteLine($"nexus: {problem}");
