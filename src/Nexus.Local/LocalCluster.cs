@@ -82,6 +82,8 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly Dictionary<string, string> phases = [];
     private readonly HashSet<string> namespaces = [];
+    // One apply at a time: the watcher's and the caller's would race on the same objects.
+    private readonly SemaphoreSlim applying = new(1, 1);
     private readonly OperatorSettings settings;
     private Task? operatorRun;
     private Task? reporting;
@@ -178,6 +180,19 @@ public sealed class LocalCluster : IAsyncDisposable
     /// the API server refused); the other objects are applied regardless.
     /// </summary>
     public async Task<IReadOnlyList<string>> ApplyAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)
+    {
+        await applying.WaitAsync(cancellationToken);
+        try
+        {
+            return await ApplyOnceAsync(paths, cancellationToken);
+        }
+        finally
+        {
+            applying.Release();
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> ApplyOnceAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
         var applied = new HashSet<string>(StringComparer.Ordinal);
@@ -327,6 +342,7 @@ public sealed class LocalCluster : IAsyncDisposable
         Client.Dispose();
         await Server.DisposeAsync();
         stopping.Dispose();
+        applying.Dispose();
     }
 
     private string Summary(NexusModel model)
