@@ -242,6 +242,42 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
         Assert.Contains("image 'registry.example.com/elsewhere:9' has no local binary", failed.Message);
     }
 
+    /// <summary>What a re-run of <c>nexus run</c> relies on: a Job whose process ended with the last run (the runner and
+    /// the server stopped) is neither Complete nor Failed in the saved state, so the next runner runs it again.</summary>
+    [Fact]
+    public async Task AJobInterruptedByAStopIsRunAgainByTheNextRunnerOnTheSavedState()
+    {
+        var state = new LocalApiServerOptions { RunGarbageCollector = false, StatePath = Path.Combine(directory, "state.json") };
+        var marker = Path.Combine(directory, "started-once");
+        // The first run leaves a marker and hangs; the second finds it and succeeds.
+        var job = ShellJob("shell-resumed", $"if [ -e '{marker}' ]; then echo again; exit 0; fi; touch '{marker}'; exec sleep 60");
+        await using (var first = await Server.StartAsync(state))
+        {
+            using var firstClient = first.CreateClient();
+            await firstClient.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
+            await firstClient.CoreV1.CreateNamespacedSecretAsync(new V1Secret
+            {
+                Metadata = new V1ObjectMeta { Name = "nexus-s3" },
+                StringData = new Dictionary<string, string> { [OperatorSettings.S3AccessKeyKey] = "a", [OperatorSettings.S3SecretKeyKey] = "s" },
+            }, Namespace);
+            await using var runner = new LocalJobRunner(first, ShellOptions() with { StepTimeout = TimeSpan.FromMinutes(2) });
+            await runner.StartAsync();
+            await firstClient.BatchV1.CreateNamespacedJobAsync(job, Namespace);
+            await Eventually.WaitUntilAsync(() => File.Exists(marker), "the first run started");
+        }
+
+        await using var second = await Server.StartAsync(state);
+        await using var again = new LocalJobRunner(second, ShellOptions());
+        await again.StartAsync();
+
+        var result = await again.WaitForJobAsync(job.Metadata.Name, StepLimit);
+
+        Assert.True(result.Outcome == LocalJobOutcome.Succeeded, result.ToString());
+        Assert.Contains("again", result.Stdout);
+        Assert.Contains(second.Get("batch/v1", "jobs", Namespace, job.Metadata.Name)!["status"]!["conditions"]!.AsArray(),
+            c => c!["type"]!.GetValue<string>() == "Complete");
+    }
+
     [Fact]
     public async Task RunsEachJobOnceInCreationOrderOneAtATime()
     {
