@@ -68,6 +68,9 @@ public sealed class LocalServingProcess
 
     internal string ReadinessPath { get; }
 
+    /// <summary>Where its volumes are made; removed when it exits.</summary>
+    internal string Directory { get; init; } = "";
+
     internal Process? Process { get; set; }
 
     /// <summary>The process id, once started.</summary>
@@ -346,7 +349,10 @@ public sealed partial class LocalDeploymentRunner : IAsyncDisposable
         var container = template.Spec?.Containers?.FirstOrDefault();
         var readinessPath = container?.ReadinessProbe?.HttpGet?.Path ?? "/readyz";
         var port = FreePort();
-        var process = new LocalServingProcess(ns, name, hash, port, readinessPath);
+        var process = new LocalServingProcess(ns, name, hash, port, readinessPath)
+        {
+            Directory = Path.Combine(root, $"{ns}-{name}-{hash}-{Guid.NewGuid():N}"),
+        };
         list.Add(process);
         lock (started)
         {
@@ -356,7 +362,7 @@ public sealed partial class LocalDeploymentRunner : IAsyncDisposable
         ProcessStartInfo start;
         try
         {
-            start = containers.Prepare(ns, $"{name}-{hash}", template.Spec, Path.Combine(root, $"{ns}-{name}-{hash}-{started.Count}"));
+            start = containers.Prepare(ns, $"{name}-{hash}", template.Spec, process.Directory);
         }
         catch (NotRunnableException exception)
         {
@@ -425,6 +431,14 @@ public sealed partial class LocalDeploymentRunner : IAsyncDisposable
         await exited;
         var timedOut = process.Failed;
         Exited(process, timedOut ? null : run.ExitCode);
+        try
+        {
+            System.IO.Directory.Delete(process.Directory, recursive: true);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Removed with the runner's root at the latest.
+        }
     }
 
     private static void Exited(LocalServingProcess process, int? exitCode)

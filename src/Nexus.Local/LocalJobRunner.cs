@@ -207,7 +207,24 @@ public sealed class LocalJobRunner : IAsyncDisposable
         }
         finally
         {
+            // The pod's emptyDirs (its fetched inputs, its scratch) go with it; a long nexus run would fill the disk.
+            DeleteQuietly(directory);
             slots.Release();
+        }
+    }
+
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Removed with the runner's root at the latest.
         }
     }
 

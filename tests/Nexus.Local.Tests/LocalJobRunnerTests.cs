@@ -133,7 +133,7 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
             echo "home=$HOME"
             echo "cache=$NEXUS_ARTIFACT_CACHE"
             echo "pwd=$(pwd)"
-            touch "$HOME/written"
+            touch "$HOME/written" && echo "written=$(ls "$HOME/written")"
             """;
         var job = ShellJob("shell-env", Script, "sh", $"{WorkerPod.S3CredentialsPath}/{OperatorSettings.S3SecretKeyKey}");
         job.Spec.Template.Spec.Containers[0].Env.Add(new V1EnvVar
@@ -166,7 +166,8 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
         Assert.NotEqual(StepJob.ScratchPath, lines["home"]);
         Assert.Equal(lines["home"], lines["pwd"]);
         Assert.Equal(lines["home"] + "/artifacts", lines["cache"]);
-        Assert.True(File.Exists(Path.Combine(lines["home"], "written")), "HOME is not a writable local folder");
+        // HOME was writable (the folder is removed with the Job, AJobsFoldersAreRemovedWhenItEnds).
+        Assert.Equal(lines["home"] + "/written", lines["written"]);
         Assert.False(File.Exists(Path.Combine(StepJob.ScratchPath, "written")));
     }
 
@@ -276,6 +277,21 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
         Assert.Contains("again", result.Stdout);
         Assert.Contains(second.Get("batch/v1", "jobs", Namespace, job.Metadata.Name)!["status"]!["conditions"]!.AsArray(),
             c => c!["type"]!.GetValue<string>() == "Complete");
+    }
+
+    [Fact]
+    public async Task AJobsFoldersAreRemovedWhenItEnds()
+    {
+        var job = ShellJob("shell-folders", "pwd; echo kept > scratch-file");
+        await using var runner = await StartRunnerAsync(ShellOptions());
+
+        await client.BatchV1.CreateNamespacedJobAsync(job, Namespace);
+        var result = await runner.WaitForJobAsync(job.Metadata.Name, StepLimit);
+
+        Assert.Equal(LocalJobOutcome.Succeeded, result.Outcome);
+        var workingDirectory = result.Stdout.Trim();
+        Assert.StartsWith(Path.GetTempPath(), workingDirectory);
+        await Eventually.WaitUntilAsync(() => !Directory.Exists(workingDirectory), $"{workingDirectory} is removed once the Job ended");
     }
 
     [Fact]
