@@ -82,6 +82,7 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly Dictionary<string, string> phases = [];
     private readonly HashSet<string> namespaces = [];
+    private readonly HashSet<string> served = [];
     // One apply at a time: the watcher's and the caller's would race on the same objects.
     private readonly SemaphoreSlim applying = new(1, 1);
     private readonly OperatorSettings settings;
@@ -303,7 +304,7 @@ public sealed class LocalCluster : IAsyncDisposable
             {
                 foreach (var model in models)
                 {
-                    await output.WriteLineAsync(Summary(model));
+                    await ReportServedAsync(model);
                 }
 
                 return 0;
@@ -343,6 +344,33 @@ public sealed class LocalCluster : IAsyncDisposable
         await Server.DisposeAsync();
         stopping.Dispose();
         applying.Dispose();
+    }
+
+    /// <summary>Once per served revision of a model: the summary line, and the evaluate step's table (per-domain
+    /// perplexity and routing shares) when this run ran that step.</summary>
+    private async Task ReportServedAsync(NexusModel model)
+    {
+        var key = $"{model.Metadata.NamespaceProperty}/{model.Metadata.Name}@{model.Status?.ServedRevision}";
+        lock (served)
+        {
+            if (!served.Add(key))
+            {
+                return;
+            }
+        }
+
+        var text = new System.Text.StringBuilder().AppendLine(Summary(model));
+        var evaluation = Jobs.Ran.LastOrDefault(name => name.StartsWith(model.Metadata.Name + "-", StringComparison.Ordinal)
+                                                        && name.EndsWith($"-evaluate-r{model.Status?.ServedRevision}", StringComparison.Ordinal));
+        if (evaluation is not null)
+        {
+            foreach (var line in Jobs.LogsOf(evaluation).Stdout.Split('\n').Where(line => line.StartsWith('|')))
+            {
+                text.AppendLine(line.TrimEnd());
+            }
+        }
+
+        await output.WriteAsync(text.ToString());
     }
 
     private string Summary(NexusModel model)
@@ -499,6 +527,13 @@ public sealed class LocalCluster : IAsyncDisposable
                         phases[key] = phase;
                         await output.WriteLineAsync($"{Now()} {key}: {phase}{(string.IsNullOrEmpty(message) ? "" : " — " + message)}");
                     }
+                }
+
+                foreach (var ready in Server.List(ApiVersion, NexusModel.KubePluralName)
+                             .Select(json => KubernetesJson.Deserialize<NexusModel>(json.ToJsonString()))
+                             .Where(m => m.Status is { Phase: NexusModelPhase.Ready, ServedRevision: not null }))
+                {
+                    await ReportServedAsync(ready);
                 }
 
                 foreach (var gone in phases.Keys.Where(key => !current.ContainsKey(key)).ToList())

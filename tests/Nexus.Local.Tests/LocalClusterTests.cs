@@ -66,6 +66,8 @@ public sealed class LocalClusterTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(endpoint, "readyz"))).StatusCode);
         Assert.Contains($"NexusModel default/demo Ready: revision 1", log.ToString());
         Assert.Contains($"endpoint {cluster.ServingUri}", log.ToString());
+        Assert.Contains("| domain | perplexity | tokens |", log.ToString()); // the evaluate step's table, routing shares included
+        Assert.Contains("| news |", log.ToString());
         Assert.Contains("\"demo\"", await http.GetStringAsync(new Uri(cluster.ServingUri!, "v1/models")));
 
         File.Copy(Path.Combine(directory, "staged", "code-expert.yaml"), Path.Combine(Manifests, "code-expert.yaml"));
@@ -74,6 +76,7 @@ public sealed class LocalClusterTests : IDisposable
             () => Task.FromResult($"revision 2 served; so far:\n{log}"),
             Lifecycle);
 
+        await Eventually.WaitUntilAsync(() => log.ToString().Contains("NexusModel default/demo Ready: revision 2", StringComparison.Ordinal), "revision 2 is reported");
         var second = await ModelAsync(cluster);
         Assert.NotEqual(endpoint, cluster.Deployments.EndpointOf("default", "demo"));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(cluster.ServingUri!, "readyz"))).StatusCode); // the same address, the new process
