@@ -455,22 +455,33 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>The spec, labels and annotations are those of the manifest already.</summary>
-    private static bool Same(JsonObject existing, JsonObject manifest)
-    {
-        static string Text(JsonNode? node) => node?.ToJsonString() ?? "null";
-        static JsonNode? Canonical(JsonNode? node) => node is null ? null : JsonNode.Parse(ObjectJsonText(node));
-        return Text(Canonical(existing["spec"])) == Text(Canonical(manifest["spec"]))
-               && Text(Canonical(existing["metadata"]?["labels"])) == Text(Canonical(manifest["metadata"]?["labels"]))
-               && Text(Canonical(existing["metadata"]?["annotations"])) == Text(Canonical(manifest["metadata"]?["annotations"]));
-    }
+    /// <summary>
+    /// The object already has what the manifest says: every field the manifest's spec sets has that value (fields the
+    /// API server defaulted are not in the manifest and do not count), the same labels, and the manifest's annotations.
+    /// </summary>
+    private static bool Same(JsonObject existing, JsonObject manifest) =>
+        Holds(existing["spec"], manifest["spec"])
+        && Canonical(existing["metadata"]?["labels"]) == Canonical(manifest["metadata"]?["labels"])
+        && Holds(existing["metadata"]?["annotations"], manifest["metadata"]?["annotations"]);
 
-    /// <summary>JSON text with object keys in order, so that two equal objects compare equal.</summary>
-    private static string ObjectJsonText(JsonNode node) => node switch
+    /// <summary>Whether <paramref name="actual"/> has every field of <paramref name="wanted"/> with its value (objects
+    /// recursively, arrays element by element).</summary>
+    private static bool Holds(JsonNode? actual, JsonNode? wanted) => wanted switch
     {
+        null => actual is null,
+        JsonObject fields => actual is JsonObject present && fields.All(field => Holds(present[field.Key], field.Value)),
+        JsonArray items => actual is JsonArray present && present.Count == items.Count && items.Select((item, i) => Holds(present[i], item)).All(held => held),
+        _ => actual is not null && Canonical(actual) == Canonical(wanted),
+    };
+
+    /// <summary>JSON text with object keys in order, so that two equal values compare equal.</summary>
+    private static string Canonical(JsonNode? node) => node switch
+    {
+        null => "null",
         JsonObject obj => "{" + string.Join(",", obj.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => $"{System.Text.Json.JsonSerializer.Serialize(p.Key)}:{(p.Value is null ? "null" : ObjectJsonText(p.Value))}")) + "}",
-        JsonArray array => "[" + string.Join(",", array.Select(item => item is null ? "null" : ObjectJsonText(item))) + "]",
+            .Select(p => $"{System.Text.Json.JsonSerializer.Serialize(p.Key)}:{Canonical(p.Value)}")) + "}",
+        JsonArray array => "[" + string.Join(",", array.Select(Canonical)) + "]",
+        JsonValue value when value.TryGetValue<double>(out var number) => number.ToString("R", CultureInfo.InvariantCulture),
         _ => node.ToJsonString(),
     };
 

@@ -121,8 +121,23 @@ public sealed class LocalClusterTests : IDisposable
 
         await using (var again = await LocalCluster.StartAsync(Options(serve: false), output))
         {
-            Assert.Equal(uid, again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")?["metadata"]?["uid"]?.GetValue<string>());
-            File.Delete(Path.Combine(Manifests, "lone.yaml"));
+            var resumed = again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!;
+            Assert.Equal(uid, resumed["metadata"]!["uid"]!.GetValue<string>());
+
+            // Applying the same file again changes nothing (the server's defaults do not count as a difference) ...
+            await again.ApplyAsync([Manifests]);
+            Assert.Equal(1, again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!["metadata"]!["generation"]!.GetValue<long>());
+            Assert.DoesNotContain("Expert default/lone: updated", log.ToString());
+
+            // ... a change in it updates the object ...
+            var file = Path.Combine(Manifests, "lone.yaml");
+            await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace("steps: 1\n", "steps: 3\n", StringComparison.Ordinal));
+            await again.ApplyAsync([Manifests]);
+            Assert.Equal(3, again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!["spec"]!["training"]!["steps"]!.GetValue<int>());
+            Assert.Contains("Expert default/lone: updated from", log.ToString());
+
+            // ... and removing it deletes the object.
+            File.Delete(file);
 
             await again.ApplyAsync([Manifests]);
 
