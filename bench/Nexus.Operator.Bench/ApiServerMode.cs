@@ -6,7 +6,7 @@ using System.Threading.Channels;
 using k8s;
 using Nexus.Api.V1Alpha1;
 using Nexus.Api.Validation;
-using Nexus.TestApiServer;
+using Nexus.ApiServer;
 
 namespace Nexus.Operator.Bench;
 
@@ -35,7 +35,7 @@ internal static class ApiServerMode
             }
         }
 
-        await using var server = await TestApiServer.TestApiServer.StartAsync(new TestApiServerOptions
+        await using var server = await ApiServer.LocalApiServer.StartAsync(new LocalApiServerOptions
         {
             EventHistoryLimit = eventHistory,
             RunGarbageCollector = garbageCollector,
@@ -95,7 +95,7 @@ internal static class ApiServerMode
     }
 
     private static async Task<string> ExecuteAsync(
-        TestApiServer.TestApiServer server, ExpertLoader loader, string command, string argument, CancellationToken cancellationToken)
+        ApiServer.LocalApiServer server, ExpertLoader loader, string command, string argument, CancellationToken cancellationToken)
     {
         switch (command)
         {

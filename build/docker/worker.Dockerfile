@@ -24,12 +24,22 @@ COPY src/Nexus.Storage/Nexus.Storage.csproj src/Nexus.Storage/
 COPY src/Nexus.Model/Nexus.Model.csproj src/Nexus.Model/
 COPY src/Nexus.Training/Nexus.Training.csproj src/Nexus.Training/
 COPY src/Nexus.Serving/Nexus.Serving.csproj src/Nexus.Serving/
+COPY src/Nexus.Api/Nexus.Api.csproj src/Nexus.Api/
+COPY src/Nexus.ApiServer/Nexus.ApiServer.csproj src/Nexus.ApiServer/
+COPY src/Nexus.Operator/Nexus.Operator.csproj src/Nexus.Operator/
+COPY src/Nexus.Local/Nexus.Local.csproj src/Nexus.Local/
 COPY src/Nexus.Cli/Nexus.Cli.csproj src/Nexus.Cli/
 RUN dotnet restore src/Nexus.Cli/Nexus.Cli.csproj -p:TorchBackend=${TORCH_BACKEND}
 COPY src/Nexus.Storage/ src/Nexus.Storage/
 COPY src/Nexus.Model/ src/Nexus.Model/
 COPY src/Nexus.Training/ src/Nexus.Training/
 COPY src/Nexus.Serving/ src/Nexus.Serving/
+COPY src/Nexus.Api/ src/Nexus.Api/
+COPY src/Nexus.ApiServer/ src/Nexus.ApiServer/
+COPY src/Nexus.Operator/ src/Nexus.Operator/
+# nexus run embeds the CRDs it installs (src/Nexus.Local).
+COPY crds/ crds/
+COPY src/Nexus.Local/ src/Nexus.Local/
 COPY src/Nexus.Cli/ src/Nexus.Cli/
 RUN dotnet publish src/Nexus.Cli/Nexus.Cli.csproj -c Release --no-restore -p:TorchBackend=${TORCH_BACKEND} \
     -p:SatelliteResourceLanguages=en -o /app \

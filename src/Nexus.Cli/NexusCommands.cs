@@ -21,5 +21,6 @@ public static class NexusCommands
             ExportCommand.Create(),
             GenerateCommand.Create(),
             ServeCommand.Create(),
+            RunCommand.Create(),
         };
 }

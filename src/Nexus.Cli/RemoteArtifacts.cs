@@ -10,6 +10,12 @@ namespace Nexus.Cli;
 /// training checkpoint, so that <c>--resume</c> continues from the last published one. A location that names a file
 /// (an embedding, a report) is an artifact holding that one file.
 /// </summary>
+/// <remarks>
+/// <c>file://</c> is an artifact store like <c>s3://</c> (a folder with <c>manifest.json</c> and <c>data/PUBLISH/</c>,
+/// <see cref="FileArtifactStore"/>), so a step's result in a local artifact root reads as it would in a bucket. A
+/// <c>file://</c> input that no published artifact holds (a folder of text written by hand) is that folder itself;
+/// plain paths are never rewritten.
+/// </remarks>
 public sealed class RemoteArtifacts : IDisposable
 {
     private static readonly HashSet<string> OutputOptions = ["--out", "--finetune-out", "--plots"];
@@ -91,28 +97,40 @@ public sealed class RemoteArtifacts : IDisposable
         if (equals > 0 && IsLocation(value[(equals + 1)..])) return $"{value[..equals]}={Rewrite(value[(equals + 1)..], option, resume)}";
         if (!IsLocation(value)) return value;
         var location = ArtifactLocation.Parse(value);
-        var local = !location.IsS3 ? location.Path
-            : OutputOptions.Contains(option) ? Stage(location, resume)
-            : FetchAsync(location, CancellationToken.None).GetAwaiter().GetResult();
+        var local = OutputOptions.Contains(option) ? Stage(location, resume) : FetchAsync(location, CancellationToken.None).GetAwaiter().GetResult();
         locations[local] = value;
         return local;
     }
 
     private static bool IsLocation(string value) => value.StartsWith("s3://", StringComparison.Ordinal) || value.StartsWith("file://", StringComparison.Ordinal);
 
-    private string CachePath(ArtifactLocation location, string kind) => Path.GetFullPath(Path.Combine(cache, kind, location.Bucket!, location.Path));
+    private string CachePath(ArtifactLocation location, string kind) =>
+        Path.GetFullPath(Path.Combine(cache, kind, location.Bucket ?? "file", location.Path.TrimStart('/')));
+
+    /// <summary>The artifact that the first <paramref name="keep"/> segments of a location's path name.</summary>
+    private static ArtifactLocation Prefix(ArtifactLocation location, string[] segments, int keep) =>
+        ArtifactLocation.Parse(location.IsS3 ? $"s3://{location.Bucket}/{string.Join('/', segments[..keep])}" : $"file:///{string.Join('/', segments[..keep])}");
+
+    /// <summary>
+    /// Whether a prefix may hold a published artifact. A local folder is one only with both <c>manifest.json</c> and
+    /// <c>data/</c>, so that some other program's manifest.json in a parent folder is not taken for an artifact's.
+    /// </summary>
+    private static bool MayBeArtifact(ArtifactLocation location) =>
+        location.IsS3 || (File.Exists(Path.Combine(location.Path, ArtifactManifest.FileName)) && Directory.Exists(Path.Combine(location.Path, "data")));
 
     /// <summary>
     /// Fetches an input into the cache unless the cached copy is of the current publish. The location may be an artifact,
     /// or a path inside one (<c>s3://b/runs/seed/model</c> inside the run published at <c>s3://b/runs/seed</c>); returns
-    /// the local folder or file it names (an artifact of one file named like the location gives that file).
+    /// the local folder or file it names (an artifact of one file named like the location gives that file). A
+    /// <c>file://</c> location that no published artifact holds is its own path, as a plain folder.
     /// </summary>
     private async Task<string> FetchAsync(ArtifactLocation location, CancellationToken cancellationToken)
     {
-        var segments = location.Path.Split('/');
+        var segments = location.Path.Trim('/').Split('/');
         for (var keep = segments.Length; keep >= 1; keep--)
         {
-            var artifact = ArtifactLocation.Parse($"s3://{location.Bucket}/{string.Join('/', segments[..keep])}");
+            var artifact = Prefix(location, segments, keep);
+            if (!MayBeArtifact(artifact)) continue;
             var store = Store(artifact);
             if (await store.GetManifestAsync(cancellationToken) is not { } manifest) continue;
             var local = CachePath(artifact, "in");
@@ -131,19 +149,19 @@ public sealed class RemoteArtifacts : IDisposable
             var name = segments[^1];
             return manifest.Files is [{ Path: var only }] && only == name ? Path.Combine(local, name) : local;
         }
-        throw new ArgumentException($"{location} holds no published artifact, nor does any prefix of it; publish it first (the --out of an earlier step).");
+        return location.IsS3
+            ? throw new ArgumentException($"{location} holds no published artifact, nor does any prefix of it; publish it first (the --out of an earlier step).")
+            : location.Path;
     }
 
     /// <summary>
-    /// An input the command fetches itself (see <c>FetchedByCommand</c>): an <c>s3://</c> value is fetched and verified
-    /// into the cache as <see cref="Prepare"/> would have done, a <c>file://</c> value is its path, anything else is a
-    /// local path already.
+    /// An input the command fetches itself (see <c>FetchedByCommand</c>): an <c>s3://</c> or <c>file://</c> value is
+    /// fetched and verified into the cache as <see cref="Prepare"/> would have done, anything else is a local path already.
     /// </summary>
     public static async Task<string> FetchInputAsync(string value, CancellationToken cancellationToken)
     {
         if (!IsLocation(value)) return value;
         var location = ArtifactLocation.Parse(value);
-        if (!location.IsS3) return location.Path;
         var remote = Current ?? throw new InvalidOperationException($"{value}: no command line is being run to fetch it for.");
         var local = await remote.FetchAsync(location, cancellationToken);
         remote.locations[local] = value;

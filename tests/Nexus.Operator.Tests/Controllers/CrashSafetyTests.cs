@@ -66,6 +66,6 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : LifecycleStoryT
         await AssertTheStatusesTellTheTruthAsync();
     }
 
-    private static string Describe(Nexus.TestApiServer.Instrumentation.RequestRecord write) =>
+    private static string Describe(Nexus.ApiServer.Instrumentation.RequestRecord write) =>
         $"{write.Verb} {write.Resource}{(write.Subresource is null ? "" : "/" + write.Subresource)} {write.Name} → {write.StatusCode}";
 }

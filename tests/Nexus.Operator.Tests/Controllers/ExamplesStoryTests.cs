@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using k8s;
 using k8s.Models;
+using Nexus.Local;
 using Nexus.Api;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Hosting;

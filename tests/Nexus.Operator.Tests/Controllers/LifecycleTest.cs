@@ -24,7 +24,7 @@ public abstract class LifecycleTest : IAsyncLifetime
 
     protected string Root { get; } = Path.Combine(Path.GetTempPath(), $"nexus-lifecycle-{Guid.NewGuid():N}");
 
-    protected Nexus.TestApiServer.TestApiServer Server { get; private set; } = null!;
+    protected Nexus.ApiServer.LocalApiServer Server { get; private set; } = null!;
 
     protected Kubernetes Client { get; private set; } = null!;
 
@@ -42,7 +42,7 @@ public abstract class LifecycleTest : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await Nexus.TestApiServer.TestApiServer.StartAsync();
+        Server = await Nexus.ApiServer.LocalApiServer.StartAsync();
         Server.InstallCrds(Path.Combine(RepositoryRoot.Path, "crds"));
         Client = Server.CreateClient();
         Steps = new FakeStepRunner(Server, Root, Ns);

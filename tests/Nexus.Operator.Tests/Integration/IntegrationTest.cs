@@ -44,13 +44,13 @@ public abstract class IntegrationTest : IAsyncLifetime
 
     private readonly List<(CancellationTokenSource Stop, Task Run)> _hosts = new();
 
-    protected Nexus.TestApiServer.TestApiServer Server { get; private set; } = null!;
+    protected Nexus.ApiServer.LocalApiServer Server { get; private set; } = null!;
 
     protected Kubernetes Client { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Server = await Nexus.TestApiServer.TestApiServer.StartAsync();
+        Server = await Nexus.ApiServer.LocalApiServer.StartAsync();
         Server.InstallCrd(WidgetCrd);
         Client = Server.CreateClient();
     }

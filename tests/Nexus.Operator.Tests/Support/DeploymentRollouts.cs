@@ -1,5 +1,5 @@
-using Nexus.TestApiServer.Controllers;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Nexus.ApiServer.Controllers;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 

@@ -2,9 +2,10 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Nexus.Local;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 

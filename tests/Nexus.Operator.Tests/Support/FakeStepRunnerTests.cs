@@ -1,9 +1,10 @@
 using k8s;
 using k8s.Models;
+using Nexus.Local;
 using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
-using Nexus.TestApiServer;
-using Server = Nexus.TestApiServer.TestApiServer;
+using Nexus.ApiServer;
+using Server = Nexus.ApiServer.LocalApiServer;
 
 namespace Nexus.Operator.Tests.Support;
 
@@ -20,7 +21,7 @@ public sealed class FakeStepRunnerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // The Jobs have no owner here; nothing should collect them.
-        _server = await Server.StartAsync(new TestApiServerOptions { RunGarbageCollector = false });
+        _server = await Server.StartAsync(new LocalApiServerOptions { RunGarbageCollector = false });
         _steps = new FakeStepRunner(_server, _root, Ns);
     }
 

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Net;
+using k8s;
+using k8s.Models;
+using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Tests.Support;
+
+namespace Nexus.Local.Tests;
+
+/// <summary>
+/// <c>nexus run</c>'s cluster end to end: the <c>examples/</c> manifests, their locations pointed at a tiny local seed
+/// and texts and their budgets shrunk (as ExamplesStoryTests does), applied from a folder; every step a real
+/// <c>nexus</c> process, the artifacts under <c>file://ROOT/artifacts</c>, the model served by <c>nexus serve</c>.
+/// </summary>
+[Collection(LocalProcesses.Name)]
+public sealed class LocalClusterTests : IDisposable
+{
+    private static readonly string[] InitialDomains = ["news", "science", "books", "speeches"];
+    private static readonly TimeSpan Lifecycle = TimeSpan.FromMinutes(5);
+    private readonly string directory = Path.Combine(Path.GetTempPath(), "nexus-run-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly StringWriter log = new();
+    private readonly TextWriter output;
+
+    public LocalClusterTests() => output = TextWriter.Synchronized(log);
+
+    private string Manifests => Path.Combine(directory, "manifests");
+
+    private LocalClusterOptions Options(bool serve = true) => new()
+    {
+        Root = Path.Combine(directory, ".nexus"), NexusPath = LocalNexus.Require(), Parallel = 2, Serve = serve, ServingPort = serve ? 0 : null,
+        ManifestPollInterval = TimeSpan.FromMilliseconds(200),
+    };
+
+    public void Dispose()
+    {
+        output.Dispose();
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheExamplesBecomeAServedModel_AndAnExpertFileAddedToTheFolderMakesRevisionTwo()
+    {
+        await PrepareSeedAndDataAsync();
+        Directory.CreateDirectory(Manifests);
+        foreach (var domain in InitialDomains)
+        {
+            WriteExample($"expert-{domain}.yaml");
+        }
+
+        WriteExample("nexusmodel-demo.yaml");
+        await using var cluster = await LocalCluster.StartAsync(Options(), output);
+        using var stop = new CancellationTokenSource();
+        var watching = cluster.WatchManifestsAsync([Manifests], stop.Token);
+
+        Assert.Empty(await cluster.ApplyAsync([Manifests]));
+        Assert.Equal(0, await UntilReadyAsync(cluster));
+
+        var first = await ModelAsync(cluster);
+        Assert.Equal(1, first.Status!.ServedRevision);
+        Assert.Equal(InitialDomains.Order(), first.Status.Experts!.Order());
+        await Eventually.WaitUntilAsync(() => log.ToString().Contains("NexusModel default/demo: Ready", StringComparison.Ordinal), "the Ready phase is reported");
+        Assert.Contains("NexusModel default/demo Ready: revision 1", log.ToString());
+        Assert.Contains($"server: {cluster.Server.BaseUri.ToString().TrimEnd('/')}", await File.ReadAllTextAsync(cluster.KubeconfigPath));
+        using var http = new HttpClient();
+        var endpoint = cluster.Deployments!.EndpointOf("default", "demo")!;
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(endpoint, "readyz"))).StatusCode);
+        Assert.Contains($"NexusModel default/demo Ready: revision 1", log.ToString());
+        Assert.Contains($"endpoint {cluster.ServingUri}", log.ToString());
+        Assert.Contains("| domain | perplexity | tokens |", log.ToString()); // the evaluate step's table, routing shares included
+        Assert.Contains("| news |", log.ToString());
+        Assert.Contains("\"demo\"", await http.GetStringAsync(new Uri(cluster.ServingUri!, "v1/models")));
+
+        File.Copy(Path.Combine(directory, "staged", "code-expert.yaml"), Path.Combine(Manifests, "code-expert.yaml"));
+        await Eventually.WaitUntilAsync(
+            async () => (await ModelAsync(cluster)).Status is { ServedRevision: 2, Phase: NexusModelPhase.Ready },
+            () => Task.FromResult($"revision 2 served; so far:\n{log}"),
+            Lifecycle);
+
+        await Eventually.WaitUntilAsync(() => log.ToString().Contains("NexusModel default/demo Ready: revision 2", StringComparison.Ordinal), "revision 2 is reported");
+        var second = await ModelAsync(cluster);
+        Assert.NotEqual(endpoint, cluster.Deployments.EndpointOf("default", "demo"));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(cluster.ServingUri!, "readyz"))).StatusCode); // the same address, the new process
+        Assert.Equal([.. first.Status.Experts!, "code"], second.Status!.Experts);
+        Assert.Equal(RevisionReason.Extension, second.Status.Revisions!.Single(r => r.Revision == 2).Reason);
+        Assert.All(cluster.Jobs.Ran, name => Assert.Equal(LocalJobOutcome.Succeeded, cluster.Jobs.LogsOf(name).Outcome));
+        await stop.CancelAsync();
+        await watching;
+    }
+
+    [Fact]
+    public async Task ARemovedManifestDeletesItsObject_AnotherKindIsAProblemLine_AndARerunResumesFromTheStateFile()
+    {
+        Directory.CreateDirectory(Manifests);
+        var seed = new Uri(Path.Combine(directory, "no-seed")).AbsoluteUri;
+        await File.WriteAllTextAsync(Path.Combine(Manifests, "lone.yaml"), $"""
+            apiVersion: nexus.moe/v1alpha1
+            kind: Expert
+            metadata:
+              name: lone
+            spec:
+              domain: lone
+              seed:
+                uri: {seed}
+              data:
+                uri: {seed}
+              training:
+                steps: 1
+                warmupSteps: 0
+            """);
+        await File.WriteAllTextAsync(Path.Combine(Manifests, "other.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+        string uid;
+        await using (var cluster = await LocalCluster.StartAsync(Options(serve: false), output))
+        {
+            var problems = await cluster.ApplyAsync([Manifests]);
+
+            var problem = Assert.Single(problems, p => p.Contains("other.yaml", StringComparison.Ordinal)); Assert.True(problems.Count == 1, string.Join("\n", problems));
+            Assert.Contains("other.yaml: v1 ConfigMap is not applied by nexus run", problem);
+            uid = cluster.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!["metadata"]!["uid"]!.GetValue<string>();
+            await Eventually.WaitUntilAsync(() => log.ToString().Contains("Expert default/lone:", StringComparison.Ordinal), "the Expert's phase is reported");
+        }
+
+        await using (var again = await LocalCluster.StartAsync(Options(serve: false), output))
+        {
+            var resumed = again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!;
+            Assert.Equal(uid, resumed["metadata"]!["uid"]!.GetValue<string>());
+
+            // Applying the same file again changes nothing (the server's defaults do not count as a difference) ...
+            await again.ApplyAsync([Manifests]);
+            Assert.Equal(1, again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!["metadata"]!["generation"]!.GetValue<long>());
+            Assert.DoesNotContain("Expert default/lone: updated", log.ToString());
+
+            // ... a change in it updates the object ...
+            var file = Path.Combine(Manifests, "lone.yaml");
+            await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace("steps: 1\n", "steps: 3\n", StringComparison.Ordinal));
+            await again.ApplyAsync([Manifests]);
+            Assert.Equal(3, again.Server.Get("nexus.moe/v1alpha1", "experts", "default", "lone")!["spec"]!["training"]!["steps"]!.GetValue<int>());
+            Assert.Contains("Expert default/lone: updated from", log.ToString());
+
+            // ... and removing it deletes the object.
+            File.Delete(file);
+
+            await again.ApplyAsync([Manifests]);
+
+            await again.Server.WaitForDeletionAsync("nexus.moe/v1alpha1", "experts", "default", "lone", TimeSpan.FromSeconds(30));
+            Assert.Contains("Expert default/lone: deleted", log.ToString());
+        }
+    }
+
+    private async Task<int> UntilReadyAsync(LocalCluster cluster)
+    {
+        using var limit = new CancellationTokenSource(Lifecycle);
+        try
+        {
+            return await cluster.WaitUntilReadyAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"not Ready within {Lifecycle}:\n{log}\n{string.Join("\n", cluster.Jobs.Ran.Select(cluster.Jobs.LogsOf).Where(r => r.Outcome != LocalJobOutcome.Succeeded))}");
+            throw;
+        }
+    }
+
+    private static async Task<NexusModel> ModelAsync(LocalCluster cluster) =>
+        await cluster.Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, "default", NexusModel.KubePluralName, "demo");
+
+    /// <summary>A tiny seed trained from scratch on every domain's text (published under a file:// root, as the steps'
+    /// outputs are), one small text folder per domain, and the code Expert's manifest staged for later.</summary>
+    private async Task PrepareSeedAndDataAsync()
+    {
+        foreach (var domain in InitialDomains.Append("code"))
+        {
+            var folder = Path.Combine(directory, "data", domain);
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, $"{domain}.txt"),
+                string.Concat(Enumerable.Range(0, 120).Select(i => $"{domain} text number {i}: the {domain} domain says {i * 7 % 13}. ")));
+        }
+
+        var start = new ProcessStartInfo(LocalNexus.Require()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["train", "--data", Uri(Path.Combine(directory, "data")), "--out", Uri(Path.Combine(directory, "seed")),
+                     "--model-size", "tiny", "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-tokens", "64", "--checkpoint-every", "0", "--threads", "1"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["NEXUS_ARTIFACT_CACHE"] = Path.Combine(directory, "cache");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await stdout + await stderr);
+        Directory.CreateDirectory(Path.Combine(directory, "staged"));
+        await File.WriteAllTextAsync(Path.Combine(directory, "staged", "code-expert.yaml"), KubernetesYaml.Serialize(Example<Expert>("extension/code-expert.yaml")));
+    }
+
+    private void WriteExample(string file)
+    {
+        object resource = file.StartsWith("expert-", StringComparison.Ordinal) ? Example<Expert>(file) : Example<NexusModel>(file);
+        File.WriteAllText(Path.Combine(Manifests, Path.GetFileName(file)), KubernetesYaml.Serialize(resource));
+    }
+
+    /// <summary>An example manifest as written, its locations pointed at this test's folders and its budgets shrunk.</summary>
+    private T Example<T>(string file)
+    {
+        var resource = KubernetesYaml.Deserialize<T>(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "examples", file)));
+        var seed = new ArtifactSource { Uri = Uri(Path.Combine(directory, "seed", "model")) };
+        switch (resource)
+        {
+            case Expert expert:
+                expert.Spec.Seed = seed;
+                expert.Spec.Data = new ArtifactSource { Uri = Uri(Path.Combine(directory, "data", expert.Spec.Domain)) };
+                Shrink(expert.Spec.Training!);
+                expert.Spec.Embedding.SampleTokens = 256;
+                break;
+            case NexusModel model:
+                model.Spec.Seed = seed;
+                Shrink(model.Spec.Finetune);
+                model.Spec.Extension.Finetune.Steps = 2;
+                model.Spec.Extension.Finetune.BatchSize = 2;
+                model.Spec.Extension.Finetune.SequenceLength = 32;
+                break;
+        }
+
+        return resource;
+    }
+
+    private static void Shrink(TrainingBudget budget)
+    {
+        budget.Steps = 2;
+        budget.BatchSize = 2;
+        budget.SequenceLength = 32;
+        budget.WarmupSteps = 0;
+        budget.CheckpointEverySteps = 2;
+    }
+
+    private static string Uri(string path) => new Uri(path).AbsoluteUri;
+}
