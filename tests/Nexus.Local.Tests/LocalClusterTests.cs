@@ -15,13 +15,18 @@ namespace Nexus.Local.Tests;
 [Collection(LocalProcesses.Name)]
 public sealed class LocalClusterTests : IDisposable
 {
-    private static readonly string[] InitialDomains = ["news", "science", "books", "speeches"];
+    private static readonly string[] InitialDomains = TinyExamples.InitialDomains;
     private static readonly TimeSpan Lifecycle = TimeSpan.FromMinutes(5);
     private readonly string directory = Path.Combine(Path.GetTempPath(), "nexus-run-tests-" + Guid.NewGuid().ToString("N"));
     private readonly StringWriter log = new();
+    private readonly TinyExamples examples;
     private readonly TextWriter output;
 
-    public LocalClusterTests() => output = TextWriter.Synchronized(log);
+    public LocalClusterTests()
+    {
+        output = TextWriter.Synchronized(log);
+        examples = new TinyExamples(directory);
+    }
 
     private string Manifests => Path.Combine(directory, "manifests");
 
@@ -163,74 +168,17 @@ public sealed class LocalClusterTests : IDisposable
     private static async Task<NexusModel> ModelAsync(LocalCluster cluster) =>
         await cluster.Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, "default", NexusModel.KubePluralName, "demo");
 
-    /// <summary>A tiny seed trained from scratch on every domain's text (published under a file:// root, as the steps'
-    /// outputs are), one small text folder per domain, and the code Expert's manifest staged for later.</summary>
+    /// <summary>The tiny seed and data (<see cref="TinyExamples"/>), and the code Expert's manifest staged for later.</summary>
     private async Task PrepareSeedAndDataAsync()
     {
-        foreach (var domain in InitialDomains.Append("code"))
-        {
-            var folder = Path.Combine(directory, "data", domain);
-            Directory.CreateDirectory(folder);
-            await File.WriteAllTextAsync(Path.Combine(folder, $"{domain}.txt"),
-                string.Concat(Enumerable.Range(0, 120).Select(i => $"{domain} text number {i}: the {domain} domain says {i * 7 % 13}. ")));
-        }
-
-        var start = new ProcessStartInfo(LocalNexus.Require()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["train", "--data", Uri(Path.Combine(directory, "data")), "--out", Uri(Path.Combine(directory, "seed")),
-                     "--model-size", "tiny", "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-tokens", "64", "--checkpoint-every", "0", "--threads", "1"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["NEXUS_ARTIFACT_CACHE"] = Path.Combine(directory, "cache");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, await stdout + await stderr);
+        await examples.PrepareSeedAndDataAsync();
         Directory.CreateDirectory(Path.Combine(directory, "staged"));
-        await File.WriteAllTextAsync(Path.Combine(directory, "staged", "code-expert.yaml"), KubernetesYaml.Serialize(Example<Expert>("extension/code-expert.yaml")));
+        await File.WriteAllTextAsync(Path.Combine(directory, "staged", "code-expert.yaml"), KubernetesYaml.Serialize(examples.Load<Expert>("extension/code-expert.yaml")));
     }
 
     private void WriteExample(string file)
     {
-        object resource = file.StartsWith("expert-", StringComparison.Ordinal) ? Example<Expert>(file) : Example<NexusModel>(file);
+        object resource = file.StartsWith("expert-", StringComparison.Ordinal) ? examples.Load<Expert>(file) : examples.Load<NexusModel>(file);
         File.WriteAllText(Path.Combine(Manifests, Path.GetFileName(file)), KubernetesYaml.Serialize(resource));
     }
-
-    /// <summary>An example manifest as written, its locations pointed at this test's folders and its budgets shrunk.</summary>
-    private T Example<T>(string file)
-    {
-        var resource = KubernetesYaml.Deserialize<T>(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "examples", file)));
-        var seed = new ArtifactSource { Uri = Uri(Path.Combine(directory, "seed", "model")) };
-        switch (resource)
-        {
-            case Expert expert:
-                expert.Spec.Seed = seed;
-                expert.Spec.Data = new ArtifactSource { Uri = Uri(Path.Combine(directory, "data", expert.Spec.Domain)) };
-                Shrink(expert.Spec.Training!);
-                expert.Spec.Embedding.SampleTokens = 256;
-                break;
-            case NexusModel model:
-                model.Spec.Seed = seed;
-                Shrink(model.Spec.Finetune);
-                model.Spec.Extension.Finetune.Steps = 2;
-                model.Spec.Extension.Finetune.BatchSize = 2;
-                model.Spec.Extension.Finetune.SequenceLength = 32;
-                break;
-        }
-
-        return resource;
-    }
-
-    private static void Shrink(TrainingBudget budget)
-    {
-        budget.Steps = 2;
-        budget.BatchSize = 2;
-        budget.SequenceLength = 32;
-        budget.WarmupSteps = 0;
-        budget.CheckpointEverySteps = 2;
-    }
-
-    private static string Uri(string path) => new Uri(path).AbsoluteUri;
 }

@@ -129,7 +129,8 @@ public static class ServingDeployment
         };
     }
 
-    /// <summary>16 hex characters of the SHA-256 of the spec's JSON: equal for equal specs, whatever the revision.</summary>
+    /// <summary>16 hex characters of the SHA-256 of the spec's JSON (template included, so a new revision changes it): the
+    /// reconciler replaces the live spec whenever the one it built differs.</summary>
     public static string SpecHash(V1DeploymentSpec spec) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(KubernetesJson.Serialize(spec))))[..16];
 

@@ -23,8 +23,10 @@ namespace Nexus.Operator.Tests.Controllers;
 [Collection(LocalProcesses.Name)]
 public sealed class ExamplesStoryTests(ITestOutputHelper output) : LifecycleTest
 {
-    private static readonly string[] InitialDomains = ["news", "science", "books", "speeches"];
+    private static readonly string[] InitialDomains = TinyExamples.InitialDomains;
     private static readonly TimeSpan StoryStep = TimeSpan.FromMinutes(1);
+
+    private TinyExamples examples => new(Root);
 
     [Fact]
     public async Task TheExamplesBecomeAServedModel_ThatGrowsWithAFifthExpert_AndShrinksWhenOneIsDeleted()
@@ -37,7 +39,7 @@ public sealed class ExamplesStoryTests(ITestOutputHelper output) : LifecycleTest
             await bucket.EnsureBucketAsync();
         }
 
-        await PrepareSeedAndDataAsync();
+        await examples.PrepareSeedAndDataAsync();
         await Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
             Metadata = new V1ObjectMeta { Name = settings.S3CredentialsSecretName },
@@ -127,72 +129,12 @@ public sealed class ExamplesStoryTests(ITestOutputHelper output) : LifecycleTest
                + string.Join("; ", runner.Ran.Select(runner.LogsOf).Where(run => run.Outcome == LocalJobOutcome.Failed));
     }
 
-    /// <summary>A tiny seed trained from scratch on every domain's text, and one small text folder per domain.</summary>
-    private async Task PrepareSeedAndDataAsync()
+    /// <summary>An example manifest shrunk to the tiny seed and data (<see cref="TinyExamples"/>), in this test's namespace.</summary>
+    private T Example<T>(string file) where T : IKubernetesObject<V1ObjectMeta>
     {
-        foreach (var domain in InitialDomains.Append("code"))
-        {
-            var folder = Path.Combine(Root, "data", domain);
-            Directory.CreateDirectory(folder);
-            await File.WriteAllTextAsync(Path.Combine(folder, $"{domain}.txt"),
-                string.Concat(Enumerable.Range(0, 120).Select(i => $"{domain} text number {i}: the {domain} domain says {i * 7 % 13}. ")));
-        }
-
-        var seed = await RunNexusAsync(
-            "train", "--data", FileUri(Path.Combine(Root, "data")), "--out", FileUri(Path.Combine(Root, "seed")), "--model-size", "tiny",
-            "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-tokens", "64", "--checkpoint-every", "0", "--threads", "1");
-        Assert.True(seed.ExitCode == 0, seed.Output);
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunNexusAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(LocalNexus.Require()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    /// <summary>An example manifest as written, its locations pointed at this test's folders and its budgets shrunk.</summary>
-    private T Example<T>(string file)
-    {
-        var resource = KubernetesYaml.Deserialize<T>(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "examples", file)));
-        var seed = new ArtifactSource { Uri = FileUri(Path.Combine(Root, "seed", "model")) };
-        switch (resource)
-        {
-            case Expert expert:
-                expert.Metadata.NamespaceProperty = Ns;
-                expert.Spec.Seed = seed;
-                expert.Spec.Data = new ArtifactSource { Uri = FileUri(Path.Combine(Root, "data", expert.Spec.Domain)) };
-                Shrink(expert.Spec.Training!);
-                expert.Spec.Embedding.SampleTokens = 256;
-                break;
-            case NexusModel model:
-                model.Metadata.NamespaceProperty = Ns;
-                model.Spec.Seed = seed;
-                Shrink(model.Spec.Finetune);
-                model.Spec.Extension.Finetune.Steps = 2;
-                model.Spec.Extension.Finetune.BatchSize = 2;
-                model.Spec.Extension.Finetune.SequenceLength = 32;
-                break;
-        }
-
+        var resource = examples.Load<T>(file);
+        resource.Metadata.NamespaceProperty = Ns;
         return resource;
-    }
-
-    private static void Shrink(TrainingBudget budget)
-    {
-        budget.Steps = 2;
-        budget.BatchSize = 2;
-        budget.SequenceLength = 32;
-        budget.WarmupSteps = 0;
-        budget.CheckpointEverySteps = 2;
     }
 
     private Task ApplyAsync<T>(T resource) where T : IKubernetesObject<V1ObjectMeta>
@@ -208,6 +150,4 @@ public sealed class ExamplesStoryTests(ITestOutputHelper output) : LifecycleTest
 
     private Task<NexusModel> GetModelAsync() =>
         Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, "demo");
-
-    private static string FileUri(string path) => new Uri(path).AbsoluteUri;
 }
