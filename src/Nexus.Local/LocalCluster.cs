@@ -35,11 +35,41 @@ public sealed record LocalClusterOptions
     /// <summary>Wall-clock limit of one step's process.</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromHours(12);
 
+    /// <summary>A folder that stands for S3 on a machine without it: a manifest's <c>s3://BUCKET/KEY</c> location is read
+    /// as <c>file://LOCALBUCKETS/BUCKET/KEY</c> (<see cref="LocalBucketLocation"/>). Null: <c>s3://</c> locations are
+    /// left to the steps' S3 settings. <c>nexus run</c> sets <c>ROOT/s3</c> unless S3 credentials are configured.</summary>
+    public string? LocalBuckets { get; init; }
+
+    /// <summary>Step processes' CPU threads: the machine's cores shared among <see cref="Parallel"/> processes (at least
+    /// one each), as a container's CPU limit would bound them on a node.</summary>
+    public int ThreadsPerStep => Math.Max(1, Environment.ProcessorCount / Parallel);
+
     /// <summary>How often the manifest files are checked for changes.</summary>
     public TimeSpan ManifestPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Every step's output, <c>ROOT/logs/NAMESPACE/JOB.log</c>.</summary>
+    public string LogFolder => Path.Combine(Path.GetFullPath(Root), "logs");
+
     /// <summary>The artifact root the operator is given: <c>file://ROOT/artifacts</c>.</summary>
     public string ArtifactRoot => new Uri(Path.Combine(Path.GetFullPath(Root), "artifacts")).AbsoluteUri;
+
+    /// <summary>Where <see cref="LocalBuckets"/> keeps <paramref name="location"/> (an <c>s3://BUCKET/KEY</c> URI), as a
+    /// <c>file://</c> URI; any other location unchanged. A key that would leave the bucket's folder is refused.</summary>
+    public string LocalBucketLocation(string location)
+    {
+        if (LocalBuckets is null || !location.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            return location;
+        }
+
+        var path = location["s3://".Length..].TrimEnd('/');
+        if (path.Length == 0 || path.Split('/').Any(segment => segment is "" or "." or ".."))
+        {
+            throw new ArgumentException($"{location} is not an s3://BUCKET/KEY location without empty, '.' or '..' segments; fix the URI.");
+        }
+
+        return new Uri(Path.Combine(Path.GetFullPath(LocalBuckets), path)).AbsoluteUri;
+    }
 
     internal LocalClusterOptions Validate()
     {
@@ -101,11 +131,19 @@ public sealed class LocalCluster : IAsyncDisposable
         Jobs = new LocalJobRunner(server, new LocalJobRunnerOptions
         {
             NexusPath = options.NexusPath, MaxParallel = options.Parallel, StepTimeout = options.StepTimeout,
+            EnvironmentOverrides = StepEnvironment(options), LogFolder = options.LogFolder,
         });
         Deployments = options.Serve ? new LocalDeploymentRunner(server, new LocalDeploymentRunnerOptions { NexusPath = options.NexusPath }) : null;
     }
 
     public LocalApiServer Server { get; }
+
+    /// <summary>What every step process gets besides its container's environment: its share of the cores
+    /// (<c>DOTNET_PROCESSOR_COUNT</c>, which <c>--threads 0</c> reads), unless this process was given a count itself.</summary>
+    private static Dictionary<string, string> StepEnvironment(LocalClusterOptions options) =>
+        Environment.GetEnvironmentVariable("DOTNET_PROCESSOR_COUNT") is { Length: > 0 }
+            ? []
+            : new() { ["DOTNET_PROCESSOR_COUNT"] = options.ThreadsPerStep.ToString(CultureInfo.InvariantCulture) };
 
     /// <summary>A client of <see cref="Server"/> for the cluster's own writes (manifests, namespaces).</summary>
     public Kubernetes Client { get; }
@@ -347,7 +385,7 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>Once per served revision of a model: the summary line, and the evaluate step's table (per-domain
-    /// perplexity and routing shares) when this run ran that step.</summary>
+    /// perplexity and routing shares) from its log.</summary>
     private async Task ReportServedAsync(NexusModel model)
     {
         var key = $"{model.Metadata.NamespaceProperty}/{model.Metadata.Name}@{model.Status?.ServedRevision}";
@@ -360,17 +398,39 @@ public sealed class LocalCluster : IAsyncDisposable
         }
 
         var text = new System.Text.StringBuilder().AppendLine(Summary(model));
-        var evaluation = Jobs.Ran.LastOrDefault(name => name.StartsWith(model.Metadata.Name + "-", StringComparison.Ordinal)
-                                                        && name.EndsWith($"-evaluate-r{model.Status?.ServedRevision}", StringComparison.Ordinal));
-        if (evaluation is not null)
+        foreach (var line in EvaluationTable(model))
         {
-            foreach (var line in Jobs.LogsOf(evaluation).Stdout.Split('\n').Where(line => line.StartsWith('|')))
-            {
-                text.AppendLine(line.TrimEnd());
-            }
+            text.AppendLine(line);
         }
 
         await output.WriteAsync(text.ToString());
+    }
+
+    /// <summary>The table the served revision's evaluate step printed (its lines starting with '|'), from the step's log
+    /// (<see cref="LocalClusterOptions.LogFolder"/>, also after a re-run); empty when that log is gone.</summary>
+    private IEnumerable<string> EvaluationTable(NexusModel model)
+    {
+        var folder = Path.Combine(options.LogFolder, model.Metadata.NamespaceProperty);
+        var log = Directory.Exists(folder)
+            ? new DirectoryInfo(folder).EnumerateFiles($"{model.Metadata.Name}-*.log")
+                .Where(file => file.Name.EndsWith($"-evaluate-r{model.Status?.ServedRevision}.log", StringComparison.Ordinal))
+                .MaxBy(file => file.LastWriteTimeUtc)
+            : null;
+        if (log is null)
+        {
+            return [];
+        }
+
+        // A Job run again appends to its log: the last table is the revision's.
+        var lines = File.ReadAllLines(log.FullName);
+        var end = Array.FindLastIndex(lines, line => line.StartsWith('|'));
+        var start = end;
+        while (start > 0 && lines[start - 1].StartsWith('|'))
+        {
+            start--;
+        }
+
+        return end < 0 ? [] : lines[start..(end + 1)].Select(line => line.TrimEnd());
     }
 
     private string Summary(NexusModel model)
@@ -429,6 +489,18 @@ public sealed class LocalCluster : IAsyncDisposable
 
         annotations[SourceAnnotation] = file;
         document.Remove("status");
+        if (document["spec"] is JsonObject spec)
+        {
+            try
+            {
+                ToLocalBuckets(spec);
+            }
+            catch (ArgumentException exception)
+            {
+                return $"{file}: {kind} {name}: {exception.Message}";
+            }
+        }
+
         await EnsureNamespaceAsync(ns, cancellationToken);
         try
         {
@@ -452,6 +524,24 @@ public sealed class LocalCluster : IAsyncDisposable
         {
             var message = exception.Response.Content is { Length: > 0 } content && JsonNode.Parse(content)?["message"]?.GetValue<string>() is { } text ? text : exception.Message;
             return $"{file}: {kind} {ns}/{name} was refused: {message}";
+        }
+    }
+
+    /// <summary>Every <c>s3://</c> string in <paramref name="node"/> (recursively) as its <see cref="LocalClusterOptions.LocalBuckets"/>
+    /// location.</summary>
+    private void ToLocalBuckets(JsonNode node)
+    {
+        IEnumerable<JsonNode?> children = node switch { JsonObject obj => obj.Select(field => field.Value), JsonArray array => array, _ => [] };
+        foreach (var child in children.ToList())
+        {
+            if (child is JsonValue value && value.TryGetValue<string>(out var location) && options.LocalBucketLocation(location) is var local && local != location)
+            {
+                child.ReplaceWith(local);
+            }
+            else if (child is not null)
+            {
+                ToLocalBuckets(child);
+            }
         }
     }
 

@@ -47,8 +47,20 @@ public sealed class LocalJobRun(string ns, string name, string uid)
     public string Stderr { get { lock (stderr) { return stderr.ToString(); } } }
     public bool IsFinished => Outcome != LocalJobOutcome.Running;
 
-    internal void Out(string line) { lock (stdout) { stdout.AppendLine(line); } }
-    internal void Err(string line) { lock (stderr) { stderr.AppendLine(line); } }
+    /// <summary>Where both streams are also written, line by line (<see cref="LocalJobRunnerOptions.LogFolder"/>).</summary>
+    internal TextWriter? Log { get; set; }
+
+    internal void Out(string line)
+    {
+        lock (stdout) { stdout.AppendLine(line); }
+        Log?.WriteLine(line);
+    }
+
+    internal void Err(string line)
+    {
+        lock (stderr) { stderr.AppendLine(line); }
+        Log?.WriteLine(line);
+    }
 
     public override string ToString() =>
         $"Job {Namespace}/{Name}: {Outcome}, exit {ExitCode?.ToString() ?? "-"}{(Message is null ? "" : ": " + Message)}\n--- stdout\n{Stdout}--- stderr\n{Stderr}";
@@ -230,6 +242,22 @@ public sealed class LocalJobRunner : IAsyncDisposable
 
     private async Task ExecuteAsync(V1Job job, LocalJobRun run, ProcessStartInfo start, CancellationToken cancellationToken)
     {
+        var log = OpenLog(run);
+        run.Log = log;
+        try
+        {
+            await ExecuteProcessAsync(job, run, start, cancellationToken);
+        }
+        finally
+        {
+            // The output was read to its end before the process counted as exited; nothing writes after this.
+            run.Log = null;
+            log?.Dispose();
+        }
+    }
+
+    private async Task ExecuteProcessAsync(V1Job job, LocalJobRun run, ProcessStartInfo start, CancellationToken cancellationToken)
+    {
         using var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) run.Out(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) run.Err(e.Data); };
@@ -291,6 +319,19 @@ public sealed class LocalJobRunner : IAsyncDisposable
             Mark(run, () => server.Jobs.MarkFailed(run.Namespace, run.Name, reason, message, process.ExitCode, "Error"));
             run.Outcome = LocalJobOutcome.Failed;
         }
+    }
+
+    /// <summary>The Job's log file under <see cref="LocalJobRunnerOptions.LogFolder"/> (a re-run of the Job appends), or null.</summary>
+    private TextWriter? OpenLog(LocalJobRun run)
+    {
+        if (options.LogFolder is null)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(options.LogFolder, run.Namespace, run.Name + ".log");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return TextWriter.Synchronized(new StreamWriter(path, append: true) { AutoFlush = true });
     }
 
     private void NotRunnable(LocalJobRun run, string message)

@@ -19,6 +19,10 @@ public sealed record LocalJobRunnerOptions
     /// DeadlineExceeded.</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>When set, every step process's output (stdout and stderr lines as they come) is also written to
+    /// <c>LOGFOLDER/NAMESPACE/JOB.log</c>, which outlives the runner (<c>nexus run</c>: <c>ROOT/logs</c>).</summary>
+    public string? LogFolder { get; init; }
+
     /// <summary>Processes running at once; the others' Jobs wait, not yet running, as on a full node.</summary>
     public int MaxParallel { get; init; } = 1;
 

@@ -8,9 +8,10 @@ using Nexus.Operator.Tests.Support;
 namespace Nexus.Local.Tests;
 
 /// <summary>
-/// <c>nexus run</c>'s cluster end to end: the <c>examples/</c> manifests, their locations pointed at a tiny local seed
-/// and texts and their budgets shrunk (as ExamplesStoryTests does), applied from a folder; every step a real
-/// <c>nexus</c> process, the artifacts under <c>file://ROOT/artifacts</c>, the model served by <c>nexus serve</c>.
+/// <c>nexus run</c>'s cluster end to end: the <c>examples/</c> manifests with their <c>s3://</c> locations as written
+/// (read from the local buckets, where a tiny seed and texts are put) and their budgets shrunk (as ExamplesStoryTests
+/// does), applied from a folder; every step a real <c>nexus</c> process, the artifacts under <c>file://ROOT/artifacts</c>,
+/// the model served by <c>nexus serve</c>.
 /// </summary>
 [Collection(LocalProcesses.Name)]
 public sealed class LocalClusterTests : IDisposable
@@ -25,15 +26,17 @@ public sealed class LocalClusterTests : IDisposable
     public LocalClusterTests()
     {
         output = TextWriter.Synchronized(log);
-        examples = new TinyExamples(directory);
+        examples = new TinyExamples(Buckets, asLocalBuckets: true);
     }
 
     private string Manifests => Path.Combine(directory, "manifests");
 
+    private string Buckets => Path.Combine(directory, ".nexus", "s3");
+
     private LocalClusterOptions Options(bool serve = true) => new()
     {
         Root = Path.Combine(directory, ".nexus"), NexusPath = LocalNexus.Require(), Parallel = 2, Serve = serve, ServingPort = serve ? 0 : null,
-        ManifestPollInterval = TimeSpan.FromMilliseconds(200),
+        ManifestPollInterval = TimeSpan.FromMilliseconds(200), LocalBuckets = Buckets,
     };
 
     public void Dispose()
@@ -53,11 +56,32 @@ public sealed class LocalClusterTests : IDisposable
         }
 
         WriteExample("nexusmodel-demo.yaml");
-        await using var cluster = await LocalCluster.StartAsync(Options(), output);
+        Assert.Contains("uri: s3://corpora/nexus-data/news", await File.ReadAllTextAsync(Path.Combine(Manifests, "expert-news.yaml")));
+        await using (var cluster = await LocalCluster.StartAsync(Options(), output))
+        {
+            await ExtendWhileRunningAsync(cluster);
+        }
+
+        // Run again on the same root: it resumes at revision 2 and reports it with its table, read from the step's log.
+        var before = Occurrences("| code |");
+        await using (var again = await LocalCluster.StartAsync(Options(serve: false), output))
+        {
+            Assert.Empty(await again.ApplyAsync([Manifests]));
+            Assert.Equal(0, await UntilReadyAsync(again));
+            Assert.Empty(again.Jobs.Ran);
+            Assert.Equal(before + 1, Occurrences("| code |"));
+        }
+    }
+
+    /// <summary>Revision 1 from the four examples in the folder, then revision 2 once the code Expert's file is added.</summary>
+    private async Task ExtendWhileRunningAsync(LocalCluster cluster)
+    {
         using var stop = new CancellationTokenSource();
         var watching = cluster.WatchManifestsAsync([Manifests], stop.Token);
 
         Assert.Empty(await cluster.ApplyAsync([Manifests]));
+        var news = KubernetesJson.Deserialize<Expert>(cluster.Server.Get("nexus.moe/v1alpha1", "experts", "default", "news")!.ToJsonString());
+        Assert.Equal(TinyExamples.FileUri(Path.Combine(Buckets, "corpora", "nexus-data", "news")), news.Spec.Data.Uri); // s3:// read from the local buckets
         Assert.Equal(0, await UntilReadyAsync(cluster));
 
         var first = await ModelAsync(cluster);
@@ -164,6 +188,8 @@ public sealed class LocalClusterTests : IDisposable
             throw;
         }
     }
+
+    private int Occurrences(string text) => log.ToString().Split(text).Length - 1;
 
     private static async Task<NexusModel> ModelAsync(LocalCluster cluster) =>
         await cluster.Client.CustomObjects.GetNamespacedCustomObjectAsync<NexusModel>(NexusModel.KubeGroup, NexusModel.KubeApiVersion, "default", NexusModel.KubePluralName, "demo");

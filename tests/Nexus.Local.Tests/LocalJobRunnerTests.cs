@@ -295,6 +295,24 @@ public sealed class LocalJobRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithALogFolder_BothStreamsOfEveryRunAreKeptInTheJobsLogFile()
+    {
+        var logs = Path.Combine(directory, "logs");
+        var job = ShellJob("shell-logged", "echo out-line; echo err-line >&2; echo DOTNET_PROCESSOR_COUNT=$DOTNET_PROCESSOR_COUNT");
+        await using (var runner = await StartRunnerAsync(ShellOptions() with
+                     {
+                         LogFolder = logs, EnvironmentOverrides = new Dictionary<string, string> { ["DOTNET_PROCESSOR_COUNT"] = "1" },
+                     }))
+        {
+            await client.BatchV1.CreateNamespacedJobAsync(job, Namespace);
+            Assert.Equal(LocalJobOutcome.Succeeded, (await runner.WaitForJobAsync(job.Metadata.Name, StepLimit)).Outcome);
+        }
+
+        var lines = await File.ReadAllLinesAsync(Path.Combine(logs, Namespace, "shell-logged.log"));
+        Assert.Equal(["DOTNET_PROCESSOR_COUNT=1", "err-line", "out-line"], lines.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task RunsEachJobOnceInCreationOrderOneAtATime()
     {
         await using var runner = await StartRunnerAsync(ShellOptions());

@@ -7,9 +7,12 @@ namespace Nexus.Testing;
 /// <summary>
 /// The <c>examples/</c> mix at a size a test can run for real: one small text folder per domain and a tiny seed trained
 /// from scratch on them (published under a <c>file://</c> root, as the steps' outputs are), and the example manifests
-/// with their locations pointed at those folders and their budgets shrunk to two steps of 2 × 32 tokens.
+/// with their budgets shrunk to two steps of 2 × 32 tokens and their locations pointed at those folders — or, with
+/// <paramref name="asLocalBuckets"/>, left as written (<c>s3://corpora/nexus-data/DOMAIN</c>, <c>s3://models/runs/seed/model</c>)
+/// with the data and seed at those places under <paramref name="root"/>, which then stands for S3 as <c>nexus run</c>'s
+/// local buckets do.
 /// </summary>
-internal sealed class TinyExamples(string root)
+internal sealed class TinyExamples(string root, bool asLocalBuckets = false)
 {
     /// <summary>The domains of the four <c>expert-*.yaml</c> examples; <c>code</c> is the extension's.</summary>
     public static readonly string[] InitialDomains = ["news", "science", "books", "speeches"];
@@ -19,14 +22,14 @@ internal sealed class TinyExamples(string root)
     {
         foreach (var domain in InitialDomains.Append("code"))
         {
-            var folder = Path.Combine(root, "data", domain);
+            var folder = Path.Combine(DataRoot, domain);
             Directory.CreateDirectory(folder);
             await File.WriteAllTextAsync(Path.Combine(folder, $"{domain}.txt"),
                 string.Concat(Enumerable.Range(0, 120).Select(i => $"{domain} text number {i}: the {domain} domain says {i * 7 % 13}. ")));
         }
 
         var start = new ProcessStartInfo(LocalNexus.Require()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["train", "--data", FileUri(Path.Combine(root, "data")), "--out", FileUri(Path.Combine(root, "seed")),
+        foreach (var argument in (string[])["train", "--data", FileUri(DataRoot), "--out", FileUri(SeedRun),
                      "--model-size", "tiny", "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-tokens", "64",
                      "--checkpoint-every", "0", "--threads", "1"])
         {
@@ -46,17 +49,17 @@ internal sealed class TinyExamples(string root)
     public T Load<T>(string file)
     {
         var resource = KubernetesYaml.Deserialize<T>(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "examples", file)));
-        var seed = new ArtifactSource { Uri = FileUri(Path.Combine(root, "seed", "model")) };
+        var seed = asLocalBuckets ? null : new ArtifactSource { Uri = FileUri(Path.Combine(SeedRun, "model")) };
         switch (resource)
         {
             case Expert expert:
-                expert.Spec.Seed = seed;
-                expert.Spec.Data = new ArtifactSource { Uri = FileUri(Path.Combine(root, "data", expert.Spec.Domain)) };
+                expert.Spec.Seed = seed ?? expert.Spec.Seed;
+                expert.Spec.Data = asLocalBuckets ? expert.Spec.Data : new ArtifactSource { Uri = FileUri(Path.Combine(DataRoot, expert.Spec.Domain)) };
                 Shrink(expert.Spec.Training!);
                 expert.Spec.Embedding.SampleTokens = 256;
                 break;
             case NexusModel model:
-                model.Spec.Seed = seed;
+                model.Spec.Seed = seed ?? model.Spec.Seed;
                 Shrink(model.Spec.Finetune);
                 model.Spec.Extension.Finetune.Steps = 2;
                 model.Spec.Extension.Finetune.BatchSize = 2;
@@ -66,6 +69,12 @@ internal sealed class TinyExamples(string root)
 
         return resource;
     }
+
+    /// <summary>The folder of one text folder per domain (the examples' <c>s3://corpora/nexus-data</c>).</summary>
+    private string DataRoot => asLocalBuckets ? Path.Combine(root, "corpora", "nexus-data") : Path.Combine(root, "data");
+
+    /// <summary>The seed's run, its model at <c>model/</c> (the examples' <c>s3://models/runs/seed</c>).</summary>
+    private string SeedRun => asLocalBuckets ? Path.Combine(root, "models", "runs", "seed") : Path.Combine(root, "seed");
 
     public static string FileUri(string path) => new Uri(path).AbsoluteUri;
 

@@ -37,6 +37,7 @@ public static class RunCommand
                 Serve = !parsed.GetValue(noServe),
                 ServingPort = parsed.GetValue(port) is > 0 and var servingPort ? servingPort : null,
                 StepTimeout = TimeSpan.FromSeconds(seconds),
+                LocalBuckets = S3Configured() ? null : Path.Combine(Path.GetFullPath(parsed.GetValue(root)!), "s3"),
             };
             var manifests = parsed.GetValue(paths)!;
             foreach (var path in manifests.Where(path => !File.Exists(path) && !Directory.Exists(path)))
@@ -45,8 +46,11 @@ public static class RunCommand
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(shutdown.Token, cancellation);
             await using var cluster = await LocalCluster.StartAsync(options, Console.Out, stopping.Token);
             Console.WriteLine($"nexus run: API server {cluster.Server.BaseUri} (kubectl --kubeconfig {cluster.KubeconfigPath} get nexusmodels), " +
-                              $"artifacts {options.ArtifactRoot}, {options.Parallel} step process(es) at a time" +
+                              $"artifacts {options.ArtifactRoot}, {options.Parallel} step process(es) at a time ({options.ThreadsPerStep} thread(s) each)" +
                               (cluster.ServingUri is { } served ? $", the model at {served}." : "."));
+            Console.WriteLine(options.LocalBuckets is { } buckets
+                ? $"nexus run: no S3 credentials are set, so s3://BUCKET/KEY locations are read from {buckets}/BUCKET/KEY (set NEXUS_S3_ACCESS_KEY and NEXUS_S3_SECRET_KEY to use S3)."
+                : "nexus run: s3:// locations are read from S3 (NEXUS_S3_* settings, docs/storage.md).");
             foreach (var problem in await cluster.ApplyAsync(manifests, stopping.Token))
             {
                 Console.Error.WriteLine($"nexus: {problem}");
@@ -78,6 +82,11 @@ public static class RunCommand
         });
         return command;
     }
+
+    /// <summary>Whether S3 credentials are set (docs/storage.md): then <c>s3://</c> locations mean S3; otherwise the local
+    /// buckets under ROOT/s3 stand for it.</summary>
+    private static bool S3Configured() =>
+        new[] { "NEXUS_S3_ACCESS_KEY", "NEXUS_S3_ACCESS_KEY_FILE", "AWS_ACCESS_KEY_ID" }.Any(name => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)));
 
     /// <summary>This binary, which the steps and the server run as (the apphost, also when started as <c>dotnet nexus.dll</c>).</summary>
     private static string NexusExecutable()
