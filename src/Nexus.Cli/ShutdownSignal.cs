@@ -10,9 +10,12 @@ public sealed class ShutdownSignal : IDisposable
 {
     private readonly CancellationTokenSource source = new();
     private readonly PosixSignalRegistration[] registrations;
+    private readonly string stopping;
 
-    public ShutdownSignal()
+    /// <param name="stopping">What the command does on the signal, for the line it prints.</param>
+    public ShutdownSignal(string stopping = "stopping at the next step boundary")
     {
+        this.stopping = stopping;
         registrations =
         [
             PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
@@ -25,7 +28,7 @@ public sealed class ShutdownSignal : IDisposable
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
-        Console.Error.WriteLine($"\nnexus: {context.Signal} received; stopping at the next step boundary.");
+        Console.Error.WriteLine($"\nnexus: {context.Signal} received; {stopping}.");
         source.Cancel();
     }
 

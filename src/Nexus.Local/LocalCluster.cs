@@ -318,7 +318,7 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Completes with 0 once every NexusModel is Ready for its current spec (at least one must exist), writing each
+    /// Completes with 0 once every NexusModel is Ready for its current spec and served (at least one must exist), writing each
     /// one's served revision, per-domain perplexities and endpoint; with 1 as soon as one has Failed, writing its
     /// failing condition.
     /// </summary>
@@ -338,7 +338,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 return 1;
             }
 
-            if (models.Count > 0 && models.All(m => m.Status is { Phase: NexusModelPhase.Ready } status && status.ObservedGeneration == m.Metadata.Generation))
+            if (models.Count > 0 && models.All(m => m.Status is { Phase: NexusModelPhase.Ready } status && status.ObservedGeneration == m.Metadata.Generation && IsServed(m)))
             {
                 foreach (var model in models)
                 {
@@ -384,11 +384,16 @@ public sealed class LocalCluster : IAsyncDisposable
         applying.Dispose();
     }
 
-    /// <summary>Once per served revision of a model: the summary line, and the evaluate step's table (per-domain
-    /// perplexity and routing shares) from its log.</summary>
+    /// <summary>Once per served revision of a model, once its process answers: the summary line, and the evaluate
+    /// step's table (per-domain perplexity and routing shares) from its log.</summary>
     private async Task ReportServedAsync(NexusModel model)
     {
         var key = $"{model.Metadata.NamespaceProperty}/{model.Metadata.Name}@{model.Status?.ServedRevision}";
+        if (!IsServed(model))
+        {
+            return;
+        }
+
         lock (served)
         {
             if (!served.Add(key))
@@ -445,6 +450,11 @@ public sealed class LocalCluster : IAsyncDisposable
         return $"NexusModel {model.Metadata.NamespaceProperty}/{model.Metadata.Name} Ready: revision {status.ServedRevision}, " +
                $"experts {string.Join(", ", status.Experts ?? [])}; perplexity {perplexity}; endpoint {endpoint}";
     }
+
+    /// <summary>Whether the model's serving process answers (always true with <c>--no-serve</c>). A re-run's saved state
+    /// says Ready before the process it starts is up; the model counts as served, here, once it is.</summary>
+    private bool IsServed(NexusModel model) =>
+        Deployments is null || Deployments.EndpointOf(model.Metadata.NamespaceProperty, model.Metadata.Name) is not null;
 
     /// <summary>Where <see cref="LocalServingProxy"/> forwards: the ready process of the only NexusModel.</summary>
     private (Uri? Target, string Reason) Served()

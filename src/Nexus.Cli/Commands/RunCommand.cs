@@ -42,7 +42,7 @@ public static class RunCommand
             var manifests = parsed.GetValue(paths)!;
             foreach (var path in manifests.Where(path => !File.Exists(path) && !Directory.Exists(path)))
                 throw new ArgumentException($"PATH {path}: no such file or folder; give manifest files or folders of them.");
-            using var shutdown = new ShutdownSignal();
+            using var shutdown = new ShutdownSignal("stopping the step processes and the server");
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(shutdown.Token, cancellation);
             await using var cluster = await LocalCluster.StartAsync(options, Console.Out, stopping.Token);
             Console.WriteLine($"nexus run: API server {cluster.Server.BaseUri} (kubectl --kubeconfig {cluster.KubeconfigPath} get nexusmodels), " +
