@@ -7,7 +7,9 @@ using Nexus.Api.V1Alpha1;
 using Nexus.Api.Validation;
 using Nexus.ApiServer;
 using Nexus.Operator.Hosting;
+using Nexus.Operator.Controllers;
 using Nexus.Operator.Specs;
+using Nexus.Storage;
 
 namespace Nexus.Local;
 
@@ -50,8 +52,19 @@ public sealed record LocalClusterOptions
     /// <summary>Every step's output, <c>ROOT/logs/NAMESPACE/JOB.log</c>.</summary>
     public string LogFolder => Path.Combine(Path.GetFullPath(Root), "logs");
 
-    /// <summary>The artifact root the operator is given: <c>file://ROOT/artifacts</c>.</summary>
-    public string ArtifactRoot => new Uri(Path.Combine(Path.GetFullPath(Root), "artifacts")).AbsoluteUri;
+    /// <summary>The artifact root (<c>--artifacts</c>): <c>s3://BUCKET[/PREFIX]</c> (in <see cref="S3"/>, or in the
+    /// local buckets) or <c>file:///PATH</c>. Null: <c>file://ROOT/artifacts</c>.</summary>
+    public string? Artifacts { get; init; }
+
+    /// <summary>The S3 that <c>s3://</c> locations are read from and written to, by the steps and the operator
+    /// (<c>nexus run</c>: its environment's settings when S3 credentials are set, docs/storage.md). Null: no S3.</summary>
+    public S3Settings? S3 { get; init; }
+
+    /// <summary>The artifact root the operator is given: <see cref="Artifacts"/> (an <c>s3://</c> one in the local
+    /// buckets when they stand for S3), by default <c>file://ROOT/artifacts</c>.</summary>
+    public string ArtifactRoot => Artifacts is null
+        ? new Uri(Path.Combine(Path.GetFullPath(Root), "artifacts")).AbsoluteUri
+        : LocalBucketLocation(Artifacts.TrimEnd('/'));
 
     /// <summary>Where <see cref="LocalBuckets"/> keeps <paramref name="location"/> (an <c>s3://BUCKET/KEY</c> URI), as a
     /// <c>file://</c> URI; any other location unchanged. A key that would leave the bucket's folder is refused.</summary>
@@ -71,7 +84,8 @@ public sealed record LocalClusterOptions
         return new Uri(Path.Combine(Path.GetFullPath(LocalBuckets), path)).AbsoluteUri;
     }
 
-    internal LocalClusterOptions Validate()
+    /// <summary>This, or an <see cref="ArgumentException"/> naming the flag at fault and its fix.</summary>
+    public LocalClusterOptions Validate()
     {
         if (Parallel < 1)
         {
@@ -81,6 +95,16 @@ public sealed record LocalClusterOptions
         if (string.IsNullOrWhiteSpace(Root))
         {
             throw new ArgumentException("--root is empty; give the folder nexus run keeps its state and artifacts in (default .nexus).");
+        }
+
+        if (Artifacts is not null && !Artifacts.StartsWith("file:///", StringComparison.Ordinal) && !Artifacts.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"--artifacts is {Artifacts}; give an s3://BUCKET[/PREFIX] or file:///ABSOLUTE/PATH location (default file://ROOT/artifacts).");
+        }
+
+        if (Artifacts is not null && Artifacts.StartsWith("s3://", StringComparison.Ordinal) && S3 is null && LocalBuckets is null)
+        {
+            throw new ArgumentException($"--artifacts is {Artifacts}, and no S3 is configured; set NEXUS_S3_ACCESS_KEY and NEXUS_S3_SECRET_KEY (and NEXUS_S3_ENDPOINT), or leave --artifacts out.");
         }
 
         return this;
@@ -128,6 +152,12 @@ public sealed class LocalCluster : IAsyncDisposable
         Server = server;
         Client = server.CreateClient("nexus-run");
         settings = new OperatorSettings { ArtifactRoot = options.ArtifactRoot };
+        if (options.S3 is { } s3)
+        {
+            // The steps reach the same S3 as this process (the Jobs' NEXUS_S3_ENDPOINT and REGION come from the settings).
+            settings = settings with { S3Endpoint = s3.Endpoint.AbsoluteUri.TrimEnd('/'), S3Region = s3.Region };
+        }
+
         Jobs = new LocalJobRunner(server, new LocalJobRunnerOptions
         {
             NexusPath = options.NexusPath, MaxParallel = options.Parallel, StepTimeout = options.StepTimeout,
@@ -177,6 +207,7 @@ public sealed class LocalCluster : IAsyncDisposable
             }
 
             await File.WriteAllTextAsync(cluster.KubeconfigPath, Kubeconfig(server.BaseUri), cancellationToken);
+            await cluster.EnsureArtifactBucketAsync(cancellationToken);
             await cluster.StartPartsAsync();
             return cluster;
         }
@@ -205,10 +236,29 @@ public sealed class LocalCluster : IAsyncDisposable
 
         var host = OperatorHost.CreateBuilder(Server.CreateClient("nexus-operator"))
             .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
-            .AddNexusControllers(settings)
+            .AddNexusControllers(settings, options.S3 is { } s3 ? uri => Store(uri, s3) : null)
             .Build();
         operatorRun = Task.Run(() => host.RunAsync(stopping.Token));
         reporting = Task.Run(() => ReportAsync(stopping.Token));
+    }
+
+    private static IArtifactStore Store(string uri, S3Settings s3)
+    {
+        var location = ArtifactLocation.Parse(uri);
+        return location.IsS3 ? new S3ArtifactStore(location, s3) : new FileArtifactStore(location);
+    }
+
+    /// <summary>An <c>s3://</c> artifact root's bucket, made if it is missing (a cluster's would be made by its admin).</summary>
+    private async Task EnsureArtifactBucketAsync(CancellationToken cancellationToken)
+    {
+        if (options.S3 is not { } s3 || !settings.ArtifactRoot.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var bucket = settings.ArtifactRoot["s3://".Length..].Split('/')[0];
+        using var store = new S3ArtifactStore(ArtifactLocation.Parse($"s3://{bucket}/nexus-run"), s3);
+        await store.EnsureBucketAsync(cancellationToken);
     }
 
     /// <summary>
@@ -597,8 +647,7 @@ public sealed class LocalCluster : IAsyncDisposable
             await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: cancellationToken);
         }
 
-        // The worker pods mount the S3 credentials Secret; with a file:// root nothing reads it, with s3:// data the
-        // steps use the keys of nexus run's environment.
+        // The worker pods mount the S3 credentials Secret: the keys of nexus run's S3 settings (empty without S3).
         if (Server.Get("v1", "secrets", ns, settings.S3CredentialsSecretName) is null)
         {
             await Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
@@ -606,8 +655,8 @@ public sealed class LocalCluster : IAsyncDisposable
                 Metadata = new V1ObjectMeta { Name = settings.S3CredentialsSecretName },
                 StringData = new Dictionary<string, string>
                 {
-                    [OperatorSettings.S3AccessKeyKey] = Environment.GetEnvironmentVariable("NEXUS_S3_ACCESS_KEY") ?? "",
-                    [OperatorSettings.S3SecretKeyKey] = Environment.GetEnvironmentVariable("NEXUS_S3_SECRET_KEY") ?? "",
+                    [OperatorSettings.S3AccessKeyKey] = options.S3?.AccessKey ?? "",
+                    [OperatorSettings.S3SecretKeyKey] = options.S3?.SecretKey ?? "",
                 },
             }, ns, cancellationToken: cancellationToken);
         }

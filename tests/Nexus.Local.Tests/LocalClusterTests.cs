@@ -4,6 +4,7 @@ using k8s;
 using k8s.Models;
 using Nexus.Api.V1Alpha1;
 using Nexus.Operator.Tests.Support;
+using Nexus.Storage;
 
 namespace Nexus.Local.Tests;
 
@@ -117,6 +118,43 @@ public sealed class LocalClusterTests : IDisposable
     }
 
     [Fact]
+    public async Task WithS3_AnExampleReadsItsS3LocationsThereAndItsArtifactsArePublishedUnderTheS3Root()
+    {
+        using var s3 = new Nexus.Storage.Tests.S3rver();
+        var local = Path.Combine(directory, "to-upload");
+        await new TinyExamples(local, asLocalBuckets: true).PrepareSeedAndDataAsync();
+        var seed = Path.Combine(directory, "seed-files");
+        await new FileArtifactStore(ArtifactLocation.Parse(Path.Combine(local, "models", "runs", "seed"))).FetchAsync(seed);
+        foreach (var (folder, uri) in new[] { (Path.Combine(local, "corpora", "nexus-data"), "s3://corpora/nexus-data"), (seed, "s3://models/runs/seed") })
+        {
+            using var store = new S3ArtifactStore(ArtifactLocation.Parse(uri), s3.Settings);
+            await store.EnsureBucketAsync();
+            await store.PublishAsync(folder);
+        }
+
+        Directory.CreateDirectory(Manifests);
+        WriteExample("expert-news.yaml", new TinyExamples(local, asLocalBuckets: true));
+        await using var cluster = await LocalCluster.StartAsync(
+            Options(serve: false) with { LocalBuckets = null, S3 = s3.Settings, Artifacts = "s3://nexus-artifacts/run" }, output);
+
+        Assert.Empty(await cluster.ApplyAsync([Manifests]));
+        Expert? news = null;
+        await Eventually.WaitUntilAsync(
+            () => Task.FromResult((news = KubernetesJson.Deserialize<Expert>(cluster.Server.Get("nexus.moe/v1alpha1", "experts", "default", "news")!.ToJsonString()))
+                .Status?.Phase is ExpertPhase.Ready or ExpertPhase.Failed),
+            () => Task.FromResult($"the Expert is Ready or Failed; so far:\n{log}\n{string.Join("\n", cluster.Jobs.Ran.Select(cluster.Jobs.LogsOf))}"),
+            Lifecycle);
+
+        Assert.True(news!.Status!.Phase == ExpertPhase.Ready, string.Join("\n", cluster.Jobs.Ran.Select(cluster.Jobs.LogsOf)));
+        Assert.Equal("s3://corpora/nexus-data/news", news.Spec.Data.Uri); // not a local bucket: S3 is configured
+        Assert.StartsWith("s3://nexus-artifacts/run/", news.Status.Artifacts!.Checkpoint!.Uri);
+        Assert.StartsWith("s3://nexus-artifacts/run/", news.Status.Artifacts!.Embedding!.Uri);
+        var run = news.Status.Artifacts.Checkpoint.Uri[..news.Status.Artifacts.Checkpoint.Uri.LastIndexOf("/model", StringComparison.Ordinal)];
+        using var published = new S3ArtifactStore(ArtifactLocation.Parse(run), s3.Settings);
+        Assert.NotNull(await published.GetManifestAsync());
+    }
+
+    [Fact]
     public async Task ARemovedManifestDeletesItsObject_AnotherKindIsAProblemLine_AndARerunResumesFromTheStateFile()
     {
         Directory.CreateDirectory(Manifests);
@@ -202,9 +240,10 @@ public sealed class LocalClusterTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(directory, "staged", "code-expert.yaml"), KubernetesYaml.Serialize(examples.Load<Expert>("extension/code-expert.yaml")));
     }
 
-    private void WriteExample(string file)
+    private void WriteExample(string file, TinyExamples? from = null)
     {
-        object resource = file.StartsWith("expert-", StringComparison.Ordinal) ? examples.Load<Expert>(file) : examples.Load<NexusModel>(file);
+        from ??= examples;
+        object resource = file.StartsWith("expert-", StringComparison.Ordinal) ? from.Load<Expert>(file) : from.Load<NexusModel>(file);
         File.WriteAllText(Path.Combine(Manifests, Path.GetFileName(file)), KubernetesYaml.Serialize(resource));
     }
 }

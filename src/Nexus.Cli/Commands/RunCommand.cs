@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Nexus.Local;
+using Nexus.Storage;
 
 namespace Nexus.Cli.Commands;
 
@@ -19,11 +20,12 @@ public static class RunCommand
         var noServe = new Option<bool>("--no-serve") { Description = "Do not start nexus serve; a revision's rollout is reported complete without it." };
         var untilReady = new Option<bool>("--until-ready") { Description = "Exit 0 once every NexusModel is Ready (1 with the failing condition if one fails) instead of running until Ctrl+C." };
         var port = new Option<int>("--port") { Description = "Loopback TCP port that forwards to the served model's current process, across revisions; 0: none.", DefaultValueFactory = _ => 8080 };
+        var artifacts = new Option<string?>("--artifacts") { Description = "Artifact root: s3://BUCKET[/PREFIX] (S3 when credentials are set, else the local buckets) or file:///PATH. Default: ROOT/artifacts." };
         var stepTimeout = new Option<int>("--step-timeout") { Description = "Seconds one step process may run before its Job fails (DeadlineExceeded).", DefaultValueFactory = _ => 12 * 3600 };
 
         var command = new Command("run", "Run the operator on this machine: apply the manifests, run every step as a local process and serve the model.")
         {
-            paths, root, parallel, port, noServe, untilReady, stepTimeout,
+            paths, root, parallel, port, artifacts, noServe, untilReady, stepTimeout,
         };
         command.SetAction(async (parsed, cancellation) =>
         {
@@ -37,7 +39,9 @@ public static class RunCommand
                 Serve = !parsed.GetValue(noServe),
                 ServingPort = parsed.GetValue(port) is > 0 and var servingPort ? servingPort : null,
                 StepTimeout = TimeSpan.FromSeconds(seconds),
+                S3 = S3Configured() ? S3Settings.FromEnvironment() : null,
                 LocalBuckets = S3Configured() ? null : Path.Combine(Path.GetFullPath(parsed.GetValue(root)!), "s3"),
+                Artifacts = parsed.GetValue(artifacts),
             };
             var manifests = parsed.GetValue(paths)!;
             foreach (var path in manifests.Where(path => !File.Exists(path) && !Directory.Exists(path)))
@@ -50,7 +54,7 @@ public static class RunCommand
                               (cluster.ServingUri is { } served ? $", the model at {served}." : "."));
             Console.WriteLine(options.LocalBuckets is { } buckets
                 ? $"nexus run: no S3 credentials are set, so s3://BUCKET/KEY locations are read from {buckets}/BUCKET/KEY (set NEXUS_S3_ACCESS_KEY and NEXUS_S3_SECRET_KEY to use S3)."
-                : "nexus run: s3:// locations are read from S3 (NEXUS_S3_* settings, docs/storage.md).");
+                : $"nexus run: s3:// locations are read from S3 at {options.S3!.Endpoint} (NEXUS_S3_* settings, docs/storage.md).");
             foreach (var problem in await cluster.ApplyAsync(manifests, stopping.Token))
             {
                 Console.Error.WriteLine($"nexus: {problem}");
