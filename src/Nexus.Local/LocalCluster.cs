@@ -137,6 +137,8 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly Dictionary<string, string> phases = [];
     private readonly HashSet<string> namespaces = [];
     private readonly HashSet<string> served = [];
+    // Local-bucket paths already reported missing, so a re-apply does not repeat the line.
+    private readonly HashSet<string> warnedMissing = [];
     // One apply at a time: the watcher's and the caller's would race on the same objects.
     private readonly SemaphoreSlim applying = new(1, 1);
     private readonly OperatorSettings settings;
@@ -551,13 +553,24 @@ public sealed class LocalCluster : IAsyncDisposable
         document.Remove("status");
         if (document["spec"] is JsonObject spec)
         {
+            var moved = new List<(string Location, string Local)>();
             try
             {
-                ToLocalBuckets(spec);
+                ToLocalBuckets(spec, moved);
             }
             catch (ArgumentException exception)
             {
                 return $"{file}: {kind} {name}: {exception.Message}";
+            }
+
+            foreach (var (location, local) in moved)
+            {
+                var path = new Uri(local).LocalPath;
+                if (!InLocalBuckets(path) && warnedMissing.Add(path))
+                {
+                    await output.WriteLineAsync($"{Now()} {file}: {kind} {ns}/{name} names {location}, read from {path}, which does not exist (yet): " +
+                                                "put it there, or set S3 credentials to read S3.");
+                }
             }
         }
 
@@ -587,9 +600,30 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether <paramref name="path"/> (in the local buckets) is there: a folder or file, or inside a published
+    /// artifact (a folder above it holds <c>manifest.json</c>; the steps find it by that manifest, docs/storage.md).</summary>
+    private bool InLocalBuckets(string path)
+    {
+        if (Directory.Exists(path) || File.Exists(path))
+        {
+            return true;
+        }
+
+        var buckets = Path.GetFullPath(options.LocalBuckets!);
+        for (var folder = Path.GetDirectoryName(path); folder is not null && folder.Length > buckets.Length; folder = Path.GetDirectoryName(folder))
+        {
+            if (File.Exists(Path.Combine(folder, "manifest.json")))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Every <c>s3://</c> string in <paramref name="node"/> (recursively) as its <see cref="LocalClusterOptions.LocalBuckets"/>
-    /// location.</summary>
-    private void ToLocalBuckets(JsonNode node)
+    /// location, each one added to <paramref name="moved"/>.</summary>
+    private void ToLocalBuckets(JsonNode node, List<(string Location, string Local)> moved)
     {
         IEnumerable<JsonNode?> children = node switch { JsonObject obj => obj.Select(field => field.Value), JsonArray array => array, _ => [] };
         foreach (var child in children.ToList())
@@ -597,10 +631,11 @@ public sealed class LocalCluster : IAsyncDisposable
             if (child is JsonValue value && value.TryGetValue<string>(out var location) && options.LocalBucketLocation(location) is var local && local != location)
             {
                 child.ReplaceWith(local);
+                moved.Add((location, local));
             }
             else if (child is not null)
             {
-                ToLocalBuckets(child);
+                ToLocalBuckets(child, moved);
             }
         }
     }

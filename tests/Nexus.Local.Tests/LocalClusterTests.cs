@@ -84,6 +84,7 @@ public sealed class LocalClusterTests : IDisposable
         var news = KubernetesJson.Deserialize<Expert>(cluster.Server.Get("nexus.moe/v1alpha1", "experts", "default", "news")!.ToJsonString());
         Assert.Equal(TinyExamples.FileUri(Path.Combine(Buckets, "corpora", "nexus-data", "news")), news.Spec.Data.Uri); // s3:// read from the local buckets
         Assert.Equal(0, await UntilReadyAsync(cluster));
+        Assert.DoesNotContain("which does not exist", log.ToString()); // the seed is found inside its published artifact
 
         var first = await ModelAsync(cluster);
         Assert.Equal(1, first.Status!.ServedRevision);
@@ -152,6 +153,21 @@ public sealed class LocalClusterTests : IDisposable
         var run = news.Status.Artifacts.Checkpoint.Uri[..news.Status.Artifacts.Checkpoint.Uri.LastIndexOf("/model", StringComparison.Ordinal)];
         using var published = new S3ArtifactStore(ArtifactLocation.Parse(run), s3.Settings);
         Assert.NotNull(await published.GetManifestAsync());
+    }
+
+    [Fact]
+    public async Task AnS3LocationMissingFromTheLocalBucketsIsReportedOnce_NamingWhereItIsRead()
+    {
+        Directory.CreateDirectory(Manifests);
+        File.Copy(Path.Combine(RepositoryRoot.Path, "examples", "expert-news.yaml"), Path.Combine(Manifests, "expert-news.yaml"));
+        await using var cluster = await LocalCluster.StartAsync(Options(serve: false), output);
+
+        Assert.Empty(await cluster.ApplyAsync([Manifests]));
+        Assert.Empty(await cluster.ApplyAsync([Manifests]));
+
+        var data = Path.Combine(Buckets, "corpora", "nexus-data", "news");
+        Assert.Equal(1, Occurrences($"names s3://corpora/nexus-data/news, read from {data}, which does not exist (yet): put it there, or set S3 credentials"));
+        Assert.Equal(1, Occurrences("names s3://models/runs/seed/model, read from"));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public static class JobReadings
             };
             var detail = FailedPodDetail(observed.Pods);
             var message = $"Job {name} failed ({failed.Reason ?? "Failed"}){(detail is null ? "" : $": {detail}")}"
-                          + (string.IsNullOrEmpty(failed.Message) ? "." : $". {failed.Message}.");
+                          + (string.IsNullOrEmpty(failed.Message) ? "." : $". {failed.Message.TrimEnd('.')}.");
             return new JobReading(JobState.Failed, true, why, message);
         }
 
