@@ -99,6 +99,7 @@ complete() { # complete PROMPT: the served model's continuation of PROMPT (sampl
 wait_for "NexusModel default/demo Ready: revision"
 say "4/5 extend: examples/extension/code-expert.yaml copied into $MANIFESTS while nexus run watches it"
 # A client calls the served model every 2 s while revision 2 is built and rolled out.
+: > "$OUT/client.log"
 (
   while true; do
     curl -s -o /dev/null -w '%{http_code}\n' -m 30 "http://127.0.0.1:$PORT/v1/completions" -H 'Content-Type: application/json' \
@@ -107,7 +108,6 @@ say "4/5 extend: examples/extension/code-expert.yaml copied into $MANIFESTS whil
   done
 ) &
 client_pid=$!
-: > "$OUT/client.log"
 cp examples/extension/code-expert.yaml "$MANIFESTS/"
 wait_for "NexusModel default/demo Ready: revision 2"
 kill "$client_pid"; client_pid=
