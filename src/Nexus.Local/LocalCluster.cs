@@ -17,7 +17,8 @@ namespace Nexus.Local;
 public sealed record LocalClusterOptions
 {
     /// <summary>The folder the cluster keeps everything in: <c>state.json</c> (the API server's objects, so a re-run
-    /// resumes), <c>kubeconfig</c>, <c>artifacts/</c> (the artifact root).</summary>
+    /// resumes), <c>kubeconfig</c>, <c>logs/</c>, <c>artifacts/</c> (the default artifact root) and <c>s3/</c> (the
+    /// local buckets, when <c>nexus run</c> uses them).</summary>
     public required string Root { get; init; }
 
     /// <summary>The <c>nexus</c> binary the steps and the server run as (<c>nexus run</c>: its own executable).</summary>
@@ -114,7 +115,7 @@ public sealed record LocalClusterOptions
 /// <summary>
 /// The operator on one machine, as <c>nexus run</c> runs it: the in-process API server on loopback (its objects saved
 /// to <c>ROOT/state.json</c>), the Expert, NexusModel and Extension CRDs, the operator's own controllers with the
-/// artifact root <c>file://ROOT/artifacts</c>, Jobs run as <c>nexus</c> step processes (<see cref="LocalJobRunner"/>)
+/// artifact root <see cref="LocalClusterOptions.ArtifactRoot"/>, Jobs run as <c>nexus</c> step processes (<see cref="LocalJobRunner"/>)
 /// and the serving Deployment as a <c>nexus serve</c> process (<see cref="LocalDeploymentRunner"/>). The operator's
 /// code does not know it runs locally: there is one implementation of the lifecycle.
 /// </summary>
@@ -238,16 +239,10 @@ public sealed class LocalCluster : IAsyncDisposable
 
         var host = OperatorHost.CreateBuilder(Server.CreateClient("nexus-operator"))
             .WithLeaderElection(new LeaderElectionOptions { Enabled = false })
-            .AddNexusControllers(settings, options.S3 is { } s3 ? uri => Store(uri, s3) : null)
+            .AddNexusControllers(settings, options.S3 is { } s3 ? ArtifactStores.For(() => s3) : null)
             .Build();
         operatorRun = Task.Run(() => host.RunAsync(stopping.Token));
         reporting = Task.Run(() => ReportAsync(stopping.Token));
-    }
-
-    private static IArtifactStore Store(string uri, S3Settings s3)
-    {
-        var location = ArtifactLocation.Parse(uri);
-        return location.IsS3 ? new S3ArtifactStore(location, s3) : new FileArtifactStore(location);
     }
 
     /// <summary>An <c>s3://</c> artifact root's bucket, made if it is missing (a cluster's would be made by its admin).</summary>
@@ -384,7 +379,7 @@ public sealed class LocalCluster : IAsyncDisposable
             if (models.FirstOrDefault(m => m.Status?.Phase == NexusModelPhase.Failed) is { } failed)
             {
                 var condition = failed.Status!.Conditions?.FirstOrDefault(c => c.Status == "False" && c.Type == ConditionTypes.Ready)
-                                ?? failed.Status.Conditions?.FirstOrDefault(c => c.Status == "True" && c.Type == "Stalled");
+                                ?? failed.Status.Conditions?.FirstOrDefault(c => c.Status == "True" && c.Type == ConditionTypes.Stalled);
                 await output.WriteLineAsync($"NexusModel {failed.Metadata.NamespaceProperty}/{failed.Metadata.Name} failed: " +
                                             $"{condition?.Type} {condition?.Reason}: {condition?.Message ?? failed.Status.Message}");
                 return 1;
@@ -440,12 +435,12 @@ public sealed class LocalCluster : IAsyncDisposable
     /// step's table (per-domain perplexity and routing shares) from its log.</summary>
     private async Task ReportServedAsync(NexusModel model)
     {
-        var key = $"{model.Metadata.NamespaceProperty}/{model.Metadata.Name}@{model.Status?.ServedRevision}";
         if (!IsServed(model))
         {
             return;
         }
 
+        var key = $"{model.Metadata.NamespaceProperty}/{model.Metadata.Name}@{model.Status?.ServedRevision}";
         lock (served)
         {
             if (!served.Add(key))
@@ -612,7 +607,7 @@ public sealed class LocalCluster : IAsyncDisposable
         var buckets = Path.GetFullPath(options.LocalBuckets!);
         for (var folder = Path.GetDirectoryName(path); folder is not null && folder.Length > buckets.Length; folder = Path.GetDirectoryName(folder))
         {
-            if (File.Exists(Path.Combine(folder, "manifest.json")))
+            if (File.Exists(Path.Combine(folder, ArtifactManifest.FileName)))
             {
                 return true;
             }
@@ -682,18 +677,24 @@ public sealed class LocalCluster : IAsyncDisposable
             await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: cancellationToken);
         }
 
-        // The worker pods mount the S3 credentials Secret: the keys of nexus run's S3 settings (empty without S3).
+        // The worker pods mount the S3 credentials Secret: the keys of this run's S3 settings (empty without S3), also
+        // when the saved state holds a Secret from a run with other keys.
+        var secret = new V1Secret
+        {
+            Metadata = new V1ObjectMeta { Name = settings.S3CredentialsSecretName },
+            StringData = new Dictionary<string, string>
+            {
+                [OperatorSettings.S3AccessKeyKey] = options.S3?.AccessKey ?? "",
+                [OperatorSettings.S3SecretKeyKey] = options.S3?.SecretKey ?? "",
+            },
+        };
         if (Server.Get("v1", "secrets", ns, settings.S3CredentialsSecretName) is null)
         {
-            await Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
-            {
-                Metadata = new V1ObjectMeta { Name = settings.S3CredentialsSecretName },
-                StringData = new Dictionary<string, string>
-                {
-                    [OperatorSettings.S3AccessKeyKey] = options.S3?.AccessKey ?? "",
-                    [OperatorSettings.S3SecretKeyKey] = options.S3?.SecretKey ?? "",
-                },
-            }, ns, cancellationToken: cancellationToken);
+            await Client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken);
+        }
+        else
+        {
+            await Client.CoreV1.ReplaceNamespacedSecretAsync(secret, settings.S3CredentialsSecretName, ns, cancellationToken: cancellationToken);
         }
     }
 
@@ -706,12 +707,17 @@ public sealed class LocalCluster : IAsyncDisposable
             while (true)
             {
                 var current = new Dictionary<string, (string Phase, string? Message)>(StringComparer.Ordinal);
+                var models = new List<JsonObject>();
                 foreach (var (kind, plural) in Kinds)
                 {
                     foreach (var obj in Server.List(ApiVersion, plural))
                     {
                         var key = $"{kind} {obj["metadata"]!["namespace"]!.GetValue<string>()}/{obj["metadata"]!["name"]!.GetValue<string>()}";
                         current[key] = (obj["status"]?["phase"]?.GetValue<string>() ?? "Pending", obj["status"]?["message"]?.GetValue<string>());
+                        if (kind == NexusModel.KubeKind)
+                        {
+                            models.Add(obj);
+                        }
                     }
                 }
 
@@ -724,7 +730,7 @@ public sealed class LocalCluster : IAsyncDisposable
                     }
                 }
 
-                foreach (var ready in Server.List(ApiVersion, NexusModel.KubePluralName)
+                foreach (var ready in models
                              .Select(json => KubernetesJson.Deserialize<NexusModel>(json.ToJsonString()))
                              .Where(m => m.Status is { Phase: NexusModelPhase.Ready, ServedRevision: not null }))
                 {

@@ -3,6 +3,7 @@ using System.Net;
 using k8s;
 using k8s.Models;
 using Nexus.Api.V1Alpha1;
+using Nexus.Operator.Specs;
 using Nexus.Operator.Tests.Support;
 using Nexus.Storage;
 
@@ -153,6 +154,23 @@ public sealed class LocalClusterTests : IDisposable
         var run = news.Status.Artifacts.Checkpoint.Uri[..news.Status.Artifacts.Checkpoint.Uri.LastIndexOf("/model", StringComparison.Ordinal)];
         using var published = new S3ArtifactStore(ArtifactLocation.Parse(run), s3.Settings);
         Assert.NotNull(await published.GetManifestAsync());
+    }
+
+    [Fact]
+    public async Task ARerunWithOtherS3KeysGivesTheStepsTheNewKeys_NotTheSavedOnes()
+    {
+        Directory.CreateDirectory(Manifests);
+        File.Copy(Path.Combine(RepositoryRoot.Path, "examples", "expert-news.yaml"), Path.Combine(Manifests, "expert-news.yaml"));
+        foreach (var key in new[] { "first-key", "second-key" })
+        {
+            var s3 = new S3Settings(new Uri("http://127.0.0.1:9"), "us-east-1", key, key + "-secret");
+            await using var cluster = await LocalCluster.StartAsync(Options(serve: false) with { LocalBuckets = null, S3 = s3 }, output);
+            Assert.Empty(await cluster.ApplyAsync([Manifests]));
+
+            var secret = await cluster.Client.CoreV1.ReadNamespacedSecretAsync(new OperatorSettings().S3CredentialsSecretName, "default");
+            Assert.Equal(key, System.Text.Encoding.UTF8.GetString(secret.Data[OperatorSettings.S3AccessKeyKey]));
+            Assert.Equal(key + "-secret", System.Text.Encoding.UTF8.GetString(secret.Data[OperatorSettings.S3SecretKeyKey]));
+        }
     }
 
     [Fact]

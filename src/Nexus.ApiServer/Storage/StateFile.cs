@@ -24,7 +24,14 @@ internal static partial class StateFile
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
         try
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            // Owner-only: the state holds Secrets (nexus run's S3 keys among them).
+            var access = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                access.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var file = new FileStream(temporary, access))
             {
                 using (var writer = new Utf8JsonWriter(file))
                 {

@@ -11,10 +11,14 @@ public static class ArtifactStores
 {
     /// <summary>file:// as a local folder; s3:// with the endpoint, region and credentials of the operator's environment
     /// (docs/storage.md), read when an S3 location is first opened.</summary>
-    public static ArtifactStoreFactory Default { get; } = uri =>
+    public static ArtifactStoreFactory Default { get; } = For(() => S3Settings.FromEnvironment());
+
+    /// <summary>file:// as a local folder; s3:// with the settings <paramref name="s3"/> gives, asked when an S3 location
+    /// is opened.</summary>
+    public static ArtifactStoreFactory For(Func<S3Settings> s3) => uri =>
     {
         var location = ArtifactLocation.Parse(uri);
-        return location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment()) : new FileArtifactStore(location);
+        return location.IsS3 ? new S3ArtifactStore(location, s3()) : new FileArtifactStore(location);
     };
 
     /// <summary>
@@ -36,10 +40,6 @@ public static class ArtifactStores
             _ => environment(name),
         };
 
-        return uri =>
-        {
-            var location = ArtifactLocation.Parse(uri);
-            return location.IsS3 ? new S3ArtifactStore(location, S3Settings.FromEnvironment(Variable)) : new FileArtifactStore(location);
-        };
+        return For(() => S3Settings.FromEnvironment(Variable));
     }
 }

@@ -81,6 +81,10 @@ public sealed class StateFileTests : IDisposable
         }
 
         Assert.Equal(["state.json"], Directory.GetFiles(directory).Select(Path.GetFileName));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(StatePath)); // it holds Secrets
+        }
     }
 
     [Fact]

@@ -134,10 +134,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
         await CreateReadyExpertAsync("science");
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
-        await BuildAsync(1);
-        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
-        Server.Deployments.MakeReady(Ns, Model);
-        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+        await ServeRevision1Async();
 
         await Client.CustomObjects.PatchNamespacedCustomObjectAsync<NexusModel>(
             new V1Patch("""{"spec":{"router":{"topK":2}}}""", V1Patch.PatchType.MergePatch),
@@ -169,10 +166,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
         await CreateReadyExpertAsync("science");
         StartOperator(host => host.AddNexusModelController(Settings));
         await CreateModelAsync();
-        await BuildAsync(1);
-        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
-        Server.Deployments.MakeReady(Ns, Model);
-        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+        await ServeRevision1Async();
         var builtin = (await FindDeploymentAsync())!;
 
         await PatchServingAsync("""{"runtime":"vllm"}""");
@@ -201,6 +195,15 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
             NexusModel.KubeGroup, NexusModel.KubeApiVersion, Ns, NexusModel.KubePluralName, Model);
         await Task.Delay(500);
         Assert.DoesNotContain(Server.Requests.Writes(settled), request => request.Resource == "deployments");
+    }
+
+    /// <summary>Builds revision 1, lets its Deployment become ready and waits until the model is Ready on it.</summary>
+    private async Task ServeRevision1Async()
+    {
+        await BuildAsync(1);
+        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
+        Server.Deployments.MakeReady(Ns, Model);
+        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
     }
 
     private Task PatchServingAsync(string serving) =>
@@ -294,10 +297,7 @@ public sealed class NexusModelReconcilerTests : ModelLifecycleTest
         StartOperator(host => host.AddNexusModelController(Settings, flaky));
         var model = await CreateModelAsync(configure: spec => spec.RevisionHistoryLimit = 1);
         var paths = new ArtifactPaths(Settings);
-        await BuildAsync(1);
-        await Until(async () => await FindDeploymentAsync() is not null, "the Deployment exists");
-        Server.Deployments.MakeReady(Ns, Model);
-        await WaitForAsync(m => m.Status?.Phase == NexusModelPhase.Ready, "Ready at revision 1");
+        await ServeRevision1Async();
 
         await PatchModelAsync("""{"spec":{"router":{"topK":2}}}""");
         await BuildAsync(2);
