@@ -14,6 +14,10 @@ namespace Nexus.Local;
 /// </summary>
 internal sealed class LocalContainers(Server server, IReadOnlyDictionary<string, string> images, IReadOnlyDictionary<string, string> environmentOverrides)
 {
+    /// <summary>The image map a runner uses: <paramref name="images"/>, or only the default worker image → <paramref name="nexusPath"/>.</summary>
+    public static IReadOnlyDictionary<string, string> ImagesOr(IReadOnlyDictionary<string, string>? images, string nexusPath) =>
+        images ?? new Dictionary<string, string> { [new Nexus.Operator.Specs.OperatorSettings().WorkerImage] = nexusPath };
+
     /// <summary>The process a pod's (single) container becomes, with its volumes made as folders under
     /// <paramref name="directory"/>. <see cref="NotRunnableException"/> says why it cannot be run here.</summary>
     public ProcessStartInfo Prepare(string ns, string podName, V1PodSpec? pod, string directory)

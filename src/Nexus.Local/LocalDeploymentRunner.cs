@@ -40,8 +40,7 @@ public sealed record LocalDeploymentRunnerOptions
     /// <summary>Longest wait before a process that exited by itself is started again (the wait doubles from 1 s).</summary>
     public TimeSpan MaxRestartBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
-    internal IReadOnlyDictionary<string, string> ResolvedImages =>
-        Images ?? new Dictionary<string, string> { [new Nexus.Operator.Specs.OperatorSettings().WorkerImage] = NexusPath };
+    internal IReadOnlyDictionary<string, string> ResolvedImages => LocalContainers.ImagesOr(Images, NexusPath);
 }
 
 /// <summary>One process standing for one pod-template of a Deployment.</summary>

@@ -29,8 +29,7 @@ public sealed record LocalJobRunnerOptions
     /// <summary>Only Jobs in this namespace; null: every namespace.</summary>
     public string? Namespace { get; init; }
 
-    internal IReadOnlyDictionary<string, string> ResolvedImages =>
-        Images ?? new Dictionary<string, string> { [new OperatorSettings().WorkerImage] = NexusPath };
+    internal IReadOnlyDictionary<string, string> ResolvedImages => LocalContainers.ImagesOr(Images, NexusPath);
 
     internal LocalJobRunnerOptions Validate()
     {

@@ -6,28 +6,26 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Nexus.Local;
 
 /// <summary>
-/// <c>nexus run --port</c>: one fixed address for the served model. Each request is forwarded, streamed both ways, to
-/// the endpoint the resolver names at that moment (the serving process changes port when a new revision rolls out), so
-/// a client keeps one URL across revisions; 503 with the resolver's reason while nothing is served.
+/// <c>nexus run --port</c>: one fixed address for the served model. Each request is forwarded by YARP's
+/// <see cref="IHttpForwarder"/> (bodies streamed both ways, server-sent events flushed as they come) to the endpoint the
+/// resolver names at that moment (the serving process changes port when a new revision rolls out), so a client keeps
+/// one URL across revisions; 503 with the resolver's reason while nothing is served, 502 naming the process when it
+/// does not answer.
 /// </summary>
 public sealed class LocalServingProxy : IAsyncDisposable
 {
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer", "Host",
-    };
-
     private readonly WebApplication app;
-    private readonly HttpClient http;
+    private readonly HttpMessageInvoker invoker;
 
-    private LocalServingProxy(WebApplication app, HttpClient http)
+    private LocalServingProxy(WebApplication app, HttpMessageInvoker invoker)
     {
         this.app = app;
-        this.http = http;
+        this.invoker = invoker;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUri = new Uri(address.TrimEnd('/') + "/");
     }
@@ -41,26 +39,32 @@ public sealed class LocalServingProxy : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        builder.Services.AddHttpForwarder();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Loopback, port);
             kestrel.AddServerHeader = false;
         });
         var app = builder.Build();
-        var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { Timeout = Timeout.InfiniteTimeSpan };
-        app.Run(context => ForwardAsync(context, http, resolve));
+        var forwarder = app.Services.GetRequiredService<IHttpForwarder>();
+        var invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None, UseCookies = false,
+            ConnectTimeout = TimeSpan.FromSeconds(15),
+        });
+        app.Run(context => ForwardAsync(context, forwarder, invoker, resolve));
         try
         {
             await app.StartAsync(cancellationToken);
         }
         catch (IOException exception)
         {
-            http.Dispose();
+            invoker.Dispose();
             await app.DisposeAsync();
             throw new ArgumentException($"--port {port}: cannot listen there ({exception.Message}); give a free port.", exception);
         }
 
-        return new LocalServingProxy(app, http);
+        return new LocalServingProxy(app, invoker);
     }
 
     public async ValueTask DisposeAsync()
@@ -71,10 +75,10 @@ public sealed class LocalServingProxy : IAsyncDisposable
         }
 
         await app.DisposeAsync();
-        http.Dispose();
+        invoker.Dispose();
     }
 
-    private static async Task ForwardAsync(HttpContext context, HttpClient http, Func<(Uri? Target, string Reason)> resolve)
+    private static async Task ForwardAsync(HttpContext context, IHttpForwarder forwarder, HttpMessageInvoker invoker, Func<(Uri? Target, string Reason)> resolve)
     {
         var (target, reason) = resolve();
         if (target is null)
@@ -85,58 +89,12 @@ public sealed class LocalServingProxy : IAsyncDisposable
             return;
         }
 
-        var incoming = context.Request;
-        using var request = new HttpRequestMessage(new HttpMethod(incoming.Method), new Uri(target, incoming.Path.Value?.TrimStart('/') + incoming.QueryString));
-        if (incoming.ContentLength > 0 || incoming.Headers.TransferEncoding.Count > 0)
+        var error = await forwarder.SendAsync(context, target.AbsoluteUri, invoker);
+        if (error != ForwarderError.None && !context.Response.HasStarted)
         {
-            request.Content = new StreamContent(incoming.Body);
-        }
-
-        foreach (var (name, values) in incoming.Headers)
-        {
-            if (HopByHop.Contains(name))
-            {
-                continue;
-            }
-
-            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
-            {
-                request.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-            }
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
-        }
-        catch (HttpRequestException exception)
-        {
-            context.Response.StatusCode = StatusCodes.Status502BadGateway;
-            await context.Response.WriteAsync($"nexus run: the serving process at {target} did not answer: {exception.Message}\n", context.RequestAborted);
-            return;
-        }
-
-        using (response)
-        {
-            context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-            {
-                if (!HopByHop.Contains(name))
-                {
-                    context.Response.Headers[name] = values.ToArray();
-                }
-            }
-
-            await using var body = await response.Content.ReadAsStreamAsync(context.RequestAborted);
-            var buffer = new byte[16 * 1024];
-            int read;
-            while ((read = await body.ReadAsync(buffer, context.RequestAborted)) > 0)
-            {
-                // Flushed as it comes: completions stream (server-sent events).
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-            }
+            // The forwarder has set the status (502, or 504 on a timeout); say which process did not answer.
+            var cause = context.GetForwarderErrorFeature()?.Exception?.Message ?? error.ToString();
+            await context.Response.WriteAsync($"nexus run: the serving process at {target} did not answer: {cause}\n", context.RequestAborted);
         }
     }
 }
