@@ -111,12 +111,8 @@ public sealed class RemoteArtifacts : IDisposable
     private static ArtifactLocation Prefix(ArtifactLocation location, string[] segments, int keep) =>
         ArtifactLocation.Parse(location.IsS3 ? $"s3://{location.Bucket}/{string.Join('/', segments[..keep])}" : $"file:///{string.Join('/', segments[..keep])}");
 
-    /// <summary>
-    /// Whether a prefix may hold a published artifact. A local folder is one only with both <c>manifest.json</c> and
-    /// <c>data/</c>, so that some other program's manifest.json in a parent folder is not taken for an artifact's.
-    /// </summary>
-    private static bool MayBeArtifact(ArtifactLocation location) =>
-        location.IsS3 || (File.Exists(Path.Combine(location.Path, ArtifactManifest.FileName)) && Directory.Exists(Path.Combine(location.Path, "data")));
+    /// <summary>Whether a prefix may hold a published artifact (a local folder only when it has one's layout).</summary>
+    private static bool MayBeArtifact(ArtifactLocation location) => location.IsS3 || FileArtifactStore.HoldsArtifact(location.Path);
 
     /// <summary>
     /// Fetches an input into the cache unless the cached copy is of the current publish. The location may be an artifact,

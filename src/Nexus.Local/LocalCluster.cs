@@ -596,7 +596,7 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>Whether <paramref name="path"/> (in the local buckets) is there: a folder or file, or inside a published
-    /// artifact (a folder above it holds <c>manifest.json</c>; the steps find it by that manifest, docs/storage.md).</summary>
+    /// artifact (a folder above it holds one; the steps find it by its manifest, docs/storage.md).</summary>
     private bool InLocalBuckets(string path)
     {
         if (Directory.Exists(path) || File.Exists(path))
@@ -607,7 +607,7 @@ public sealed class LocalCluster : IAsyncDisposable
         var buckets = Path.GetFullPath(options.LocalBuckets!);
         for (var folder = Path.GetDirectoryName(path); folder is not null && folder.Length > buckets.Length; folder = Path.GetDirectoryName(folder))
         {
-            if (File.Exists(Path.Combine(folder, ArtifactManifest.FileName)))
+            if (FileArtifactStore.HoldsArtifact(folder))
             {
                 return true;
             }

@@ -11,6 +11,11 @@ public sealed class FileArtifactStore : ArtifactStore
         if (location.IsS3) throw new ArgumentException($"{location} is not a local folder.", nameof(location));
     }
 
+    /// <summary>Whether <paramref name="folder"/> holds a published artifact: <c>manifest.json</c> and <c>data/</c> both,
+    /// so that some other program's manifest.json is not taken for an artifact's.</summary>
+    public static bool HoldsArtifact(string folder) =>
+        File.Exists(Path.Combine(folder, ArtifactManifest.FileName)) && Directory.Exists(Path.Combine(folder, "data"));
+
     private string PathOf(string key) => Path.Combine(Location.Path, key.Replace('/', Path.DirectorySeparatorChar));
 
     protected override async Task PutAsync(string key, Func<Stream> open, long length, CancellationToken cancellation)

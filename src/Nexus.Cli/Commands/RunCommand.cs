@@ -31,16 +31,18 @@ public static class RunCommand
         {
             var seconds = parsed.GetValue(stepTimeout);
             if (seconds < 1) throw new ArgumentException($"--step-timeout is {seconds}; give at least 1 second.");
+            var folder = Path.GetFullPath(parsed.GetValue(root)!);
+            var s3 = S3Configured() ? S3Settings.FromEnvironment() : null;
             var options = new LocalClusterOptions
             {
-                Root = Path.GetFullPath(parsed.GetValue(root)!),
+                Root = folder,
                 NexusPath = NexusExecutable(),
                 Parallel = parsed.GetValue(parallel),
                 Serve = !parsed.GetValue(noServe),
                 ServingPort = parsed.GetValue(port) is > 0 and var servingPort ? servingPort : null,
                 StepTimeout = TimeSpan.FromSeconds(seconds),
-                S3 = S3Configured() ? S3Settings.FromEnvironment() : null,
-                LocalBuckets = S3Configured() ? null : Path.Combine(Path.GetFullPath(parsed.GetValue(root)!), "s3"),
+                S3 = s3,
+                LocalBuckets = s3 is null ? Path.Combine(folder, "s3") : null,
                 Artifacts = parsed.GetValue(artifacts),
             };
             var manifests = parsed.GetValue(paths)!;
